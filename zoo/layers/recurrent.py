@@ -1,0 +1,213 @@
+"""The layer around a zoo cell: Keras's `RNN` machinery plus the fused fast path.
+
+`keras.layers.RNN` already owns what every recurrent layer needs (stateful
+states, `return_state`, `return_sequences`, dropout masks, `Bidirectional`
+support); a zoo layer reuses it and replaces only `inner_loop`, the loop over
+time, by the whole-sequence kernels of `zoo.layers.fused` when it can.
+"""
+
+import keras
+from keras import activations, ops
+
+
+class FusedRNN(keras.layers.RNN):
+    """Base of `zoo.GRU` and `zoo.LSTM`.
+
+    Subclasses set `cell_class`, the names of their extra cell arguments in
+    `cell_arguments`, and implement `fused_states(xw, initial_state, mask)` over
+    time-major tensors, returning `(states (T, B, U), final_states)`.
+    """
+
+    cell_class = None
+    cell_arguments = ()
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        **kwargs,
+    ):
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(f"`use_cudnn` must be 'auto', True or False, got {use_cudnn!r}.")
+        if use_cudnn is True:
+            raise ValueError(
+                "zoo layers run their own kernels and never dispatch to cuDNN; "
+                "pass use_cudnn='auto' (or use keras.layers for cuDNN)."
+            )
+        extra = {name: kwargs.pop(name) for name in self.cell_arguments}
+        cell = self.cell_class(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name=f"{self.cell_class.__name__.lower().replace('cell', '')}_cell",
+            **extra,
+        )
+        kwargs.pop("implementation", None)
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.use_cudnn = use_cudnn
+
+    # The cell's arguments, readable on the layer as on keras.layers.GRU/LSTM.
+    units = property(lambda self: self.cell.units)
+    activation = property(lambda self: self.cell.activation)
+    recurrent_activation = property(lambda self: self.cell.recurrent_activation)
+    use_bias = property(lambda self: self.cell.use_bias)
+    dropout = property(lambda self: self.cell.dropout)
+    recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if initial_state is not None:
+            self._check_initial_state(sequences, initial_state)
+        if mask is not None:
+            self._check_mask(sequences, mask)
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if self._fused_path_applies(training):
+            return self._fused_loop(sequences, list(initial_state), mask, training)
+        return super().inner_loop(sequences, initial_state, mask=mask, training=training)
+
+    def _fused_path_applies(self, training):
+        cell = self.cell
+        return (
+            keras.backend.backend() == "tensorflow"
+            and not self.unroll
+            and cell.activation is activations.tanh
+            and cell.recurrent_activation is activations.sigmoid
+            and not (training and cell.recurrent_dropout)
+        )
+
+    def _fused_loop(self, sequences, initial_state, mask, training):
+        cell = self.cell
+        if training and cell.dropout:
+            sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
+        inputs = ops.transpose(sequences, (1, 0, 2))  # (time, batch, features)
+        mask_tm = None
+        if mask is not None:
+            mask_tm = ops.expand_dims(ops.cast(ops.transpose(mask), inputs.dtype), -1)
+        if self.go_backwards:
+            inputs = ops.flip(inputs, axis=0)
+            mask_tm = None if mask_tm is None else ops.flip(mask_tm, axis=0)
+
+        xw = ops.matmul(inputs, cell.kernel)  # (time, batch, gates * units)
+        input_bias = self._input_bias()
+        if input_bias is not None:
+            xw = xw + input_bias
+        states, final_states = self.fused_states(
+            xw, [ops.convert_to_tensor(s) for s in initial_state], mask_tm
+        )
+
+        if mask_tm is None:
+            outputs, last_output = states, final_states[0]
+        else:
+            # Keras's conventions: with zero_output_for_mask (set by Bidirectional)
+            # a masked step outputs 0; otherwise the output is 0 until the first
+            # unmasked step, then the last unmasked step's h.
+            if self.zero_output_for_mask:
+                shown = mask_tm > 0
+            else:
+                shown = ops.cumsum(mask_tm, axis=0) > 0
+            outputs = ops.where(shown, states, ops.zeros_like(states))
+            last_output = outputs[-1]
+        if self.return_sequences:
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        else:
+            outputs = ops.expand_dims(last_output, 1)
+        return last_output, outputs, final_states
+
+    def _input_bias(self):
+        split_bias = getattr(self.cell, "split_bias", None)
+        return split_bias()[0] if split_bias else self.cell.bias
+
+    def _check_initial_state(self, sequences, initial_state):
+        states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+        expected = len(self.state_size)
+        if len(states) != expected:
+            raise ValueError(
+                f"{self.name}: `initial_state` must be a list of {expected} tensor(s) "
+                f"of shape (batch, {self.units}), got {len(states)}."
+            )
+        batch = sequences.shape[0]
+        for index, state in enumerate(states):
+            shape = tuple(state.shape)
+            if (
+                len(shape) != 2
+                or shape[1] != self.units
+                or (batch is not None and shape[0] is not None and shape[0] != batch)
+            ):
+                raise ValueError(
+                    f"{self.name}: `initial_state[{index}]` must have shape "
+                    f"(batch, units) = ({batch}, {self.units}), got {shape}."
+                )
+
+    def _check_mask(self, sequences, mask):
+        mask = mask[0] if isinstance(mask, (list, tuple)) else mask
+        expected = tuple(sequences.shape[:2])
+        shape = tuple(mask.shape)
+        if len(shape) != 2 or any(
+            m is not None and s is not None and m != s for m, s in zip(shape, expected)
+        ):
+            raise ValueError(
+                f"{self.name}: `mask` must have shape (batch, time) = {expected}, got {shape}."
+            )
+
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        config = super().get_config()
+        del config["cell"]
+        return {**config, **cell_config, "use_cudnn": self.use_cudnn}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
