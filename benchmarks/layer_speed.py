@@ -30,6 +30,8 @@ import zoo  # noqa: E402
 
 BATCH, FEATURES = 64, 128
 GRID = [(128, 50), (128, 200), (128, 800), (256, 200)]  # (units, time steps)
+if os.environ.get("ZOO_BENCH_GRID"):
+    GRID = [tuple(map(int, item.split("x"))) for item in os.environ["ZOO_BENCH_GRID"].split(",")]
 CELLS = {
     "gru": (zoo.GRU, keras.layers.GRU, {"reset_after": True}, 3),
     "gru_reset_before": (zoo.GRU, keras.layers.GRU, {"reset_after": False}, 3),

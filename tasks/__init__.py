@@ -1,0 +1,1 @@
+"""One module per task, each defining `TASK`, an instance of `zoo.task.Task`."""

@@ -1,0 +1,352 @@
+"""Sentiment classification: raw text in, class probabilities out.
+
+Data (`--data`):
+  imdb       IMDB reviews, official 25k/25k split: `--data-dir` holding
+             train/test CSV (`text,label`) or the original aclImdb folders, or
+             TFDS `imdb_reviews` when it is prepared locally.
+  csv        `--data-dir` holding train and test CSV/TSV files (optionally
+             gzipped) with a text and a label column; two or more classes.
+  synthetic  an offline corpus from a seed where the label depends on word order
+             (negation scope, contrast, cues far from the end).
+Default: IMDB if `--data-dir` has it or TFDS has it prepared, else synthetic.
+
+Model: TextVectorization (fitted on train only, inside the model) → masked
+embedding → (bi)GRU/LSTM stack → mean+max pooling over words → softmax.
+"""
+
+import glob
+import os
+import pathlib
+import random
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn import metrics as sk_metrics
+
+from zoo.builders import MaskedMeanMaxPooling, recurrent_stack
+from zoo.data import find_table, read_table
+from zoo.task import Data, Task
+
+# ----------------------------------------------------------------------- data
+
+IMDB_CLASSES = ["negative", "positive"]  # label 0 / 1 in the IMDB files
+
+
+def load_imdb(data_dir):
+    """(train, test) lists of (text, class index) from a local copy of IMDB, or TFDS."""
+    if data_dir:
+        data_dir = pathlib.Path(data_dir)
+        if (data_dir / "aclImdb").is_dir():
+            data_dir = data_dir / "aclImdb"
+        if (data_dir / "train" / "pos").is_dir():
+            return tuple(_read_aclimdb_split(data_dir / split) for split in ("train", "test"))
+        return tuple(
+            _read_labelled(find_table(data_dir, split), "text", "label", {"0": 0, "1": 1})
+            for split in ("train", "test")
+        )
+    import tensorflow_datasets as tfds
+
+    splits = tfds.load("imdb_reviews", split=["train", "test"], as_supervised=True)
+    return tuple(
+        [(text.decode("utf-8"), int(label)) for text, label in tfds.as_numpy(split)]
+        for split in splits
+    )
+
+
+def imdb_is_available(data_dir):
+    """True when IMDB can be read without a download (decides in well under a second)."""
+    if data_dir:
+        root = pathlib.Path(data_dir)
+        return any(glob.glob(str(root / "train.*"))) or (root / "aclImdb").is_dir() or (
+            root / "train" / "pos"
+        ).is_dir()
+    try:
+        import tensorflow_datasets as tfds
+
+        return tfds.builder("imdb_reviews").is_prepared()
+    except Exception:  # no TFDS, or not prepared: fall back to the offline corpus
+        return False
+
+
+def _read_aclimdb_split(folder):
+    examples = []
+    for index, name in enumerate(IMDB_CLASSES):
+        for path in sorted((folder / name[:3]).glob("*.txt")):
+            examples.append((path.read_text(encoding="utf-8"), index))
+    if not examples:
+        raise ValueError(f"{folder}: no pos/*.txt or neg/*.txt reviews.")
+    random.Random(0).shuffle(examples)
+    return examples
+
+
+def _read_labelled(path, text_column, label_column, class_index):
+    """(text, class index) pairs; a label outside `class_index` names its row."""
+    examples = []
+    for row_number, row in enumerate(read_table(path, [text_column, label_column]), start=2):
+        label = row[label_column].strip()
+        if label not in class_index:
+            raise ValueError(
+                f"{path}, row {row_number}: label {label!r} in column {label_column!r} is "
+                f"not one of the training labels {sorted(class_index)}."
+            )
+        examples.append((row[text_column], class_index[label]))
+    return examples
+
+
+def load_csv(data_dir, text_column, label_column):
+    """(train, test, class names) from `data_dir/train.*` and `data_dir/test.*`."""
+    if not data_dir:
+        raise ValueError("--data csv needs --data-dir, a folder with train and test CSV/TSV files.")
+    train_path, test_path = find_table(data_dir, "train"), find_table(data_dir, "test")
+    labels = {row[label_column].strip() for row in read_table(train_path, [text_column, label_column])}
+    if "" in labels:
+        raise ValueError(f"{train_path}: empty value in label column {label_column!r}.")
+    if len(labels) < 2:
+        raise ValueError(f"{train_path}: column {label_column!r} has one label {labels}; need two or more.")
+    numeric = all(label.lstrip("-").isdigit() for label in labels)
+    classes = sorted(labels, key=int if numeric else str)
+    class_index = {label: index for index, label in enumerate(classes)}
+    return (
+        _read_labelled(train_path, text_column, label_column, class_index),
+        _read_labelled(test_path, text_column, label_column, class_index),
+        classes,
+    )
+
+
+# The synthetic corpus: each review has one or two opinion clauses hidden among
+# neutral sentences. A clause is "<subject> was [negator] [intensifier] <word>";
+# a negator flips the word's polarity. In a contrast review the clause after
+# "but" (or before "although") decides the label and the other clause says the
+# opposite, so both polarities' words occur in every such review: the label is in
+# the order of the words, not in their counts.
+POSITIVE = "good great excellent wonderful superb brilliant enjoyable delightful charming gripping".split()
+NEGATIVE = "bad awful terrible boring dull weak tedious clumsy bland painful".split()
+NEGATORS = ["not", "never", "hardly"]
+INTENSIFIERS = ["very", "really", "truly", "quite", "remarkably"]
+SUBJECTS = "plot acting film script ending music cast direction dialogue pacing".split()
+NEUTRAL = (
+    "the a this that camera city night story scene character family weather house road "
+    "train director actor minute hour year time people town window door friend letter "
+    "morning evening shot frame moves walks talks looks opens closes waits arrives leaves "
+    "in on at with from after before during about around through"
+).split()
+
+
+def _clause(rng, polarity):
+    negated = rng.random() < 0.5
+    word_polarity = -polarity if negated else polarity
+    words = ["the", rng.choice(SUBJECTS), "was"]
+    if negated:
+        words.append(rng.choice(NEGATORS))
+    if rng.random() < 0.4:
+        words.append(rng.choice(INTENSIFIERS))
+    words.append(rng.choice(POSITIVE if word_polarity > 0 else NEGATIVE))
+    return " ".join(words)
+
+
+def _neutral_sentence(rng):
+    return " ".join(rng.choice(NEUTRAL) for _ in range(rng.randint(4, 12))) + " ."
+
+
+def synthetic_review(rng):
+    """(text, label) with label 1 = positive."""
+    polarity = rng.choice([-1, 1])
+    kind = rng.random()
+    if kind < 0.35:
+        opinion = _clause(rng, polarity)
+    elif kind < 0.7:
+        opinion = f"{_clause(rng, -polarity)} , but {_clause(rng, polarity)}"
+    else:
+        opinion = f"{_clause(rng, polarity)} , although {_clause(rng, -polarity)}"
+    before = [_neutral_sentence(rng) for _ in range(rng.randint(0, 3))]
+    after = [_neutral_sentence(rng) for _ in range(rng.randint(0, 12))]  # cue far from the end
+    return " ".join(before + [opinion + " ."] + after), int(polarity > 0)
+
+
+def synthetic_corpus(num_train, num_test, seed):
+    rng = random.Random(seed)
+    reviews = [synthetic_review(rng) for _ in range(num_train + num_test)]
+    return reviews[:num_train], reviews[num_train:]
+
+
+# ---------------------------------------------------------------------- task
+
+
+class SentimentTask(Task):
+    name = "sentiment"
+    defaults = {
+        "cell": "gru",
+        "data": None,  # None: IMDB when available, else synthetic
+        "data_dir": None,
+        "text_column": "text",
+        "label_column": "label",
+        "synthetic_train_size": 8000,
+        "synthetic_test_size": 2000,
+        "validation_fraction": 0.1,
+        "vocabulary_size": 30000,
+        "sequence_length": 400,
+        "embedding_dim": 128,
+        "units": 64,
+        "num_layers": 1,
+        "bidirectional": True,
+        "embedding_dropout": 0.25,
+        "dropout": 0.4,
+        "epochs": 4,
+        "batch_size": 64,
+        "learning_rate": 2e-3,
+        "seed": 0,
+        "patience": 2,
+    }
+
+    def add_arguments(self, parser):
+        group = parser.add_argument_group("sentiment")
+        group.add_argument("--text-column", help="text column of --data csv files (default text)")
+        group.add_argument("--label-column", help="label column of --data csv files (default label)")
+        group.add_argument("--vocabulary-size", type=int, help="tokens kept, most frequent in train")
+        group.add_argument("--sequence-length", type=int, help="tokens per text; longer texts are cut")
+        group.add_argument("--embedding-dim", type=int)
+        group.add_argument("--embedding-dropout", type=float)
+        group.add_argument("--synthetic-train-size", type=int)
+
+    # -- data
+
+    def build_inputs(self, config):
+        source = config["data"]
+        if source is None:
+            source = "imdb" if imdb_is_available(config["data_dir"]) else "synthetic"
+            if source == "synthetic":
+                print(
+                    "sentiment: IMDB not found offline, using the synthetic corpus "
+                    "(for IMDB: --data imdb --data-dir DIR with train/test CSV or aclImdb/, "
+                    "or prepare TFDS imdb_reviews)."
+                )
+        if source == "imdb":
+            (train, test), classes = load_imdb(config["data_dir"]), IMDB_CLASSES
+        elif source == "csv":
+            train, test, classes = load_csv(
+                config["data_dir"], config["text_column"], config["label_column"]
+            )
+        elif source == "synthetic":
+            train, test = synthetic_corpus(
+                config["synthetic_train_size"], config["synthetic_test_size"], config["seed"]
+            )
+            classes = IMDB_CLASSES
+        else:
+            raise ValueError(f"--data {source!r}: choose imdb, csv or synthetic.")
+
+        config["data"] = source
+        shuffled = list(train)
+        random.Random(config["seed"]).shuffle(shuffled)
+        num_validation = max(1, int(len(shuffled) * config["validation_fraction"]))
+        validation, train = shuffled[:num_validation], shuffled[num_validation:]
+        batch = config["batch_size"]
+        return Data(
+            train=_dataset(train, batch, shuffle_seed=config["seed"]),
+            validation=_dataset(validation, batch),
+            test=_dataset(test, batch),
+            description=(
+                f"sentiment data: {source}, {len(train)} train / {len(validation)} validation "
+                f"/ {len(test)} test texts, classes {classes}"
+            ),
+            info={"source": source, "classes": classes, "sizes": [len(train), len(validation), len(test)]},
+        )
+
+    # -- model
+
+    def build_model(self, config, data=None):
+        classes = data.info["classes"] if data else IMDB_CLASSES
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=config["vocabulary_size"],
+            output_sequence_length=config["sequence_length"],
+            name="vectorizer",
+        )
+        if data is not None:
+            vectorizer.adapt(data.train.map(lambda text, label: text))
+        else:  # no data to fit a vocabulary on: a placeholder, to be adapted before training
+            vectorizer.adapt(tf.constant(["unfitted"]))
+        text = keras.Input(shape=(), dtype="string", name="text")
+        tokens = vectorizer(text)  # (batch, sequence_length), 0 = padding
+        hidden = keras.layers.Embedding(
+            vectorizer.vocabulary_size() if data else config["vocabulary_size"],
+            config["embedding_dim"],
+            mask_zero=True,
+            name="embedding",
+        )(tokens)
+        hidden = keras.layers.SpatialDropout1D(config["embedding_dropout"])(hidden)
+        hidden = recurrent_stack(
+            hidden,
+            cell=config["cell"],
+            units=config["units"],
+            num_layers=config["num_layers"],
+            bidirectional=config["bidirectional"],
+            return_sequences=True,
+        )
+        hidden = MaskedMeanMaxPooling(name="pooling")(hidden)
+        hidden = keras.layers.Dropout(config["dropout"])(hidden)
+        probabilities = keras.layers.Dense(len(classes), activation="softmax", name="classifier")(hidden)
+        return keras.Model(text, probabilities, name=f"sentiment_{config['cell']}")
+
+    def build_losses(self, config):
+        return keras.losses.SparseCategoricalCrossentropy()
+
+    def build_metrics(self, config):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    # -- evaluation
+
+    def evaluate(self, model, data, config):
+        probabilities = model.predict(data.test, verbose=0)
+        labels = np.concatenate([y for _, y in data.test.as_numpy_iterator()])
+        return classification_metrics(labels, probabilities)
+
+    # -- export
+
+    def serving_signatures(self, model, data, config):
+        class_names = tf.constant(data.info["classes"])
+
+        def serve(text):
+            probabilities = model(text, training=False)
+            class_id = tf.argmax(probabilities, axis=-1)
+            return {
+                "probabilities": probabilities,
+                "class_id": class_id,
+                "label": tf.gather(class_names, class_id),
+            }
+
+        return {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="text")])}
+
+
+def classification_metrics(labels, probabilities):
+    """Test accuracy, AUC (one-vs-rest macro for >2 classes) and F1 (macro for >2)."""
+    predictions = probabilities.argmax(axis=-1)
+    num_classes = probabilities.shape[-1]
+    if num_classes == 2:
+        auc = sk_metrics.roc_auc_score(labels, probabilities[:, 1]) if len(set(labels)) == 2 else float("nan")
+        f1 = sk_metrics.f1_score(labels, predictions)
+    else:
+        present = sorted(set(labels))
+        auc = (
+            sk_metrics.roc_auc_score(labels, probabilities[:, present] / probabilities[:, present].sum(1, keepdims=True), multi_class="ovr", labels=present)
+            if len(present) > 1
+            else float("nan")
+        )
+        f1 = sk_metrics.f1_score(labels, predictions, average="macro")
+    return {
+        "test_accuracy": float(sk_metrics.accuracy_score(labels, predictions)),
+        "test_auc": float(auc),
+        "test_f1": float(f1),
+        "test_examples": int(len(labels)),
+    }
+
+
+def _dataset(examples, batch_size, shuffle_seed=None):
+    texts = [text for text, _ in examples]
+    labels = np.array([label for _, label in examples], dtype="int32")
+    dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(texts), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+TASK = SentimentTask()

@@ -1,0 +1,75 @@
+"""Building blocks the task models are made of: recurrent stacks and masked pooling."""
+
+import keras
+from keras import ops
+
+from zoo.layers import GRU, LSTM
+
+# The recurrent layer behind each `--cell` name. The keras_* and rnn entries are
+# the comparison baselines.
+CELLS = {
+    "gru": lambda units, **kw: GRU(units, **kw),
+    "gru_reset_before": lambda units, **kw: GRU(units, reset_after=False, **kw),
+    "lstm": lambda units, **kw: LSTM(units, **kw),
+    "keras_gru": lambda units, **kw: keras.layers.GRU(units, **kw),
+    "keras_lstm": lambda units, **kw: keras.layers.LSTM(units, **kw),
+    "rnn": lambda units, **kw: keras.layers.SimpleRNN(units, **kw),
+}
+
+
+def recurrent_layer(cell, units, **kwargs):
+    """One recurrent layer of the named cell, e.g. `recurrent_layer("gru", 64)`."""
+    if cell not in CELLS:
+        raise ValueError(f"Unknown cell {cell!r}; choose one of {sorted(CELLS)}.")
+    return CELLS[cell](units, **kwargs)
+
+
+def recurrent_stack(
+    hidden,
+    cell="gru",
+    units=64,
+    num_layers=1,
+    bidirectional=False,
+    dropout=0.0,
+    return_sequences=True,
+    name="encoder",
+):
+    """Applies `num_layers` stacked (optionally bidirectional) recurrent layers."""
+    for index in range(num_layers):
+        last = index == num_layers - 1
+        layer = recurrent_layer(
+            cell,
+            units,
+            return_sequences=return_sequences or not last,
+            dropout=dropout,
+            name=f"{name}_{cell}_{index}",
+        )
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"{name}_bi{cell}_{index}")
+        hidden = layer(hidden)
+    return hidden
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MaskedMeanMaxPooling(keras.layers.Layer):
+    """`[mean_t h_t, max_t h_t]` over the unmasked steps; zeros for an empty sequence."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)  # (batch, time, 1)
+        count = ops.sum(weights, axis=1)
+        mean = ops.sum(inputs * weights, axis=1) / ops.maximum(count, 1.0)
+        maximum = ops.max(ops.where(weights > 0, inputs, -1e9), axis=1)
+        maximum = ops.where(count > 0, maximum, ops.zeros_like(maximum))
+        return ops.concatenate([mean, maximum], axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * input_shape[-1])

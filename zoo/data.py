@@ -1,0 +1,65 @@
+"""Readers for local data files, with errors that name the file, row and column."""
+
+import csv
+import gzip
+import io
+import pathlib
+import sys
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+
+
+def find_table(folder, stem):
+    """`folder/stem.csv`, `.tsv`, or either gzipped; a clear error if none is there."""
+    folder = pathlib.Path(folder)
+    for suffix in TABLE_SUFFIXES:
+        path = folder / f"{stem}{suffix}"
+        if path.exists():
+            return path
+    raise FileNotFoundError(
+        f"no {stem} file in {folder}: expected one of "
+        + ", ".join(f"{stem}{s}" for s in TABLE_SUFFIXES)
+    )
+
+
+def read_table(path, columns):
+    """Rows of a CSV/TSV file (optionally gzipped) as dicts holding `columns`.
+
+    Raises ValueError naming the file (and row) for an empty file, a missing
+    column, a short row or bytes that are not UTF-8.
+    """
+    path = pathlib.Path(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    delimiter = "\t" if ".tsv" in path.name else ","
+    csv.field_size_limit(sys.maxsize)
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({error})") from error
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}, line {line}: bytes that are not UTF-8 ({raw[error.start:error.start + 4]!r}); "
+            "re-save the file as UTF-8."
+        ) from error
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if not reader.fieldnames:
+        raise ValueError(f"{path}: empty file; expected a header with columns {list(columns)}.")
+    missing = [c for c in columns if c not in reader.fieldnames]
+    if missing:
+        raise ValueError(
+            f"{path}: no column(s) {missing}; the header has {reader.fieldnames}."
+        )
+    rows = []
+    for row in reader:
+        if any(row[c] is None for c in columns):
+            raise ValueError(
+                f"{path}, row {reader.line_num}: too few fields for columns {list(columns)}."
+            )
+        rows.append({c: row[c] for c in columns})
+    if not rows:
+        raise ValueError(f"{path}: header only, no data rows.")
+    return rows
