@@ -80,10 +80,11 @@ def _read_aclimdb_split(folder):
     return examples
 
 
-def _read_labelled(path, text_column, label_column, class_index):
+def _read_labelled(path, text_column, label_column, class_index, rows=None):
     """(text, class index) pairs; a label outside `class_index` names its row."""
+    rows = read_table(path, [text_column, label_column]) if rows is None else rows
     examples = []
-    for row_number, row in enumerate(read_table(path, [text_column, label_column]), start=2):
+    for row_number, row in enumerate(rows, start=2):
         label = row[label_column].strip()
         if label not in class_index:
             raise ValueError(
@@ -99,7 +100,8 @@ def load_csv(data_dir, text_column, label_column):
     if not data_dir:
         raise ValueError("--data csv needs --data-dir, a folder with train and test CSV/TSV files.")
     train_path, test_path = find_table(data_dir, "train"), find_table(data_dir, "test")
-    labels = {row[label_column].strip() for row in read_table(train_path, [text_column, label_column])}
+    train_rows = read_table(train_path, [text_column, label_column])
+    labels = {row[label_column].strip() for row in train_rows}
     if "" in labels:
         raise ValueError(f"{train_path}: empty value in label column {label_column!r}.")
     if len(labels) < 2:
@@ -108,7 +110,7 @@ def load_csv(data_dir, text_column, label_column):
     classes = sorted(labels, key=int if numeric else str)
     class_index = {label: index for index, label in enumerate(classes)}
     return (
-        _read_labelled(train_path, text_column, label_column, class_index),
+        _read_labelled(train_path, text_column, label_column, class_index, train_rows),
         _read_labelled(test_path, text_column, label_column, class_index),
         classes,
     )
@@ -321,14 +323,14 @@ def classification_metrics(labels, probabilities):
     """Test accuracy, AUC (one-vs-rest macro for >2 classes) and F1 (macro for >2)."""
     predictions = probabilities.argmax(axis=-1)
     num_classes = probabilities.shape[-1]
+    all_classes_present = len(set(labels)) == num_classes  # else AUC is undefined
     if num_classes == 2:
-        auc = sk_metrics.roc_auc_score(labels, probabilities[:, 1]) if len(set(labels)) == 2 else float("nan")
+        auc = sk_metrics.roc_auc_score(labels, probabilities[:, 1]) if all_classes_present else float("nan")
         f1 = sk_metrics.f1_score(labels, predictions)
     else:
-        present = sorted(set(labels))
         auc = (
-            sk_metrics.roc_auc_score(labels, probabilities[:, present] / probabilities[:, present].sum(1, keepdims=True), multi_class="ovr", labels=present)
-            if len(present) > 1
+            sk_metrics.roc_auc_score(labels, probabilities, multi_class="ovr")
+            if all_classes_present
             else float("nan")
         )
         f1 = sk_metrics.f1_score(labels, predictions, average="macro")
