@@ -59,9 +59,9 @@ def main(argv=None):
     config = task_config(task, **{k: v for k, v in args.items() if k in task.defaults})
     config["verbose"] = 2 if run_options["quiet"] else 1
     resume = run_options["resume"]
-    if resume == "latest":
-        resume = latest_partial_run(run_options["output_dir"], task.name, config["cell"])
     try:
+        if resume == "latest":
+            resume = latest_partial_run(run_options["output_dir"], task.name, config["cell"])
         train_and_export(task, config, run_options["output_dir"], run_options["export_dir"], resume)
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         sys.exit(f"train.py: {error}")

@@ -216,3 +216,8 @@ def test_help_documents_every_flag(capsys):
     for flag in ("--task", "--cell", "--data", "--data-dir", "--epochs", "--resume",
                  "--vocabulary-size", "--sequence-length", "--bidirectional"):
         assert flag in text
+
+
+def test_resume_without_an_unfinished_run_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="--resume: no unfinished run of sentiment-lstm in"):
+        train.main(["--resume", "--cell", "lstm", "--output-dir", str(tmp_path)])
