@@ -14,8 +14,6 @@ Model: TextVectorization (fitted on train only, inside the model) → masked
 embedding → (bi)GRU/LSTM stack → mean+max pooling over words → softmax.
 """
 
-import glob
-import os
 import pathlib
 import random
 
@@ -58,9 +56,13 @@ def imdb_is_available(data_dir):
     """True when IMDB can be read without a download (decides in well under a second)."""
     if data_dir:
         root = pathlib.Path(data_dir)
-        return any(glob.glob(str(root / "train.*"))) or (root / "aclImdb").is_dir() or (
-            root / "train" / "pos"
-        ).is_dir()
+        if (root / "aclImdb").is_dir() or (root / "train" / "pos").is_dir():
+            return True
+        try:
+            find_table(root, "train")
+        except FileNotFoundError:
+            return False
+        return True
     try:
         import tensorflow_datasets as tfds
 
