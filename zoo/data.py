@@ -22,6 +22,39 @@ def find_table(folder, stem):
     )
 
 
+def read_text(path):
+    """The text of a (optionally gzipped) file; errors name the file and line."""
+    path = pathlib.Path(path)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read ({error})") from error
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}, line {line}: bytes that are not UTF-8 ({raw[error.start:error.start + 4]!r}); "
+            "re-save the file as UTF-8."
+        ) from error
+
+
+def _delimiter(path):
+    return "\t" if ".tsv" in pathlib.Path(path).name else ","
+
+
+def read_rows(path):
+    """(line number, fields) for each non-empty row of a CSV/TSV file, header included."""
+    csv.field_size_limit(sys.maxsize)
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=_delimiter(path))
+    rows = [(reader.line_num, row) for row in reader if row]
+    if not rows:
+        raise ValueError(f"{path}: empty file.")
+    return rows
+
+
 def read_table(path, columns):
     """Rows of a CSV/TSV file (optionally gzipped) as dicts holding `columns`.
 
@@ -29,23 +62,8 @@ def read_table(path, columns):
     column, a short row or bytes that are not UTF-8.
     """
     path = pathlib.Path(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
-    delimiter = "\t" if ".tsv" in path.name else ","
     csv.field_size_limit(sys.maxsize)
-    try:
-        with opener(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read ({error})") from error
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise ValueError(
-            f"{path}, line {line}: bytes that are not UTF-8 ({raw[error.start:error.start + 4]!r}); "
-            "re-save the file as UTF-8."
-        ) from error
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""), delimiter=_delimiter(path))
     if not reader.fieldnames:
         raise ValueError(f"{path}: empty file; expected a header with columns {list(columns)}.")
     missing = [c for c in columns if c not in reader.fieldnames]

@@ -24,6 +24,7 @@ class Data:
     test: object
     description: str  # one line for the user: which data, how many examples
     info: dict = dataclasses.field(default_factory=dict)  # goes into the export metadata
+    reference: object = None  # what `evaluate` needs beyond the test batches; not exported
 
 
 class Task:
@@ -56,6 +57,14 @@ class Task:
 
     def serving_signatures(self, model, data, config):
         """`{name: (function, input_signature)}` for the SavedModel."""
+        raise NotImplementedError
+
+    def serving_examples(self, data, config):
+        """`{input_name: numpy array}`: a few rows of raw test inputs for `serving_default`.
+
+        The export writes them as TF Serving warm-up requests; tests and the load
+        benchmark send them to the server.
+        """
         raise NotImplementedError
 
 
