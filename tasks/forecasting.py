@@ -81,8 +81,11 @@ def read_wide(path):
     Trailing empty fields are padding; an empty field between values is an error.
     """
     rows = read_rows(path)
-    if len(rows[0][1]) > 1 and not _is_number(rows[0][1][1]):
+    first_value = rows[0][1][1].strip() if len(rows[0][1]) > 1 else ""
+    if first_value and not _is_number(first_value):
         rows = rows[1:]
+        if not rows:
+            raise ValueError(f"{path}: header only, no series.")
     series = {}
     for line, fields in rows:
         name, cells = fields[0].strip(), fields[1:]
@@ -259,7 +262,7 @@ def last_values(series, window):
     return out
 
 
-def training_windows(series_set, window, batch_size, steps, seed):
+def training_windows(series_set, window, batch_size, steps, seed, loss_scale="level"):
     """Endless random (history, future, weight) batches, `steps` per epoch.
 
     A series is drawn uniformly, then a forecast origin uniformly among those whose
@@ -292,16 +295,32 @@ def training_windows(series_set, window, batch_size, steps, seed):
         rows = tf.gather(padded, series)
         values = tf.gather(rows, columns, batch_dims=1)
         history, future = values[:, :window], values[:, window:]
-        return history, future, 1.0 / season_level(history, seasonality)[:, 0]
+        return history, future, loss_weights(history, seasonality, loss_scale)
 
     dataset = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     dataset = dataset.map(lambda r: tf.abs(r)).batch(batch_size).take(steps)
     return dataset.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def evaluation_windows(histories, futures, seasonality, batch_size):
-    weights = 1.0 / season_level(tf.constant(histories), seasonality)[:, 0]
+def evaluation_windows(histories, futures, seasonality, batch_size, loss_scale="level"):
+    weights = loss_weights(tf.constant(histories), seasonality, loss_scale)
     return tf.data.Dataset.from_tensor_slices((histories, futures.astype("float32"), weights)).batch(batch_size)
+
+
+def loss_weights(history, seasonality, loss_scale):
+    """1 / scale per window, so the loss is scale-free: `level` (mean |value| over the
+    last season; MAE becomes a relative error, like sMAPE) or `seasonal_difference`
+    (mean |y_t - y_{t-m}| over the window, as MASE scales)."""
+    level = season_level(history, seasonality)[:, 0]
+    if loss_scale == "level":
+        return 1.0 / level
+    lag = seasonality if history.shape[1] > seasonality else 1
+    differences = tf.abs(history[:, lag:] - history[:, :-lag])
+    observed = tf.logical_not(tf.math.is_nan(differences))
+    scale = tf.reduce_sum(tf.where(observed, differences, 0.0), axis=1) / tf.maximum(
+        tf.reduce_sum(tf.cast(observed, tf.float32), axis=1), 1.0
+    )
+    return 1.0 / tf.where(scale > 0, scale, level)
 
 
 # ---------------------------------------------------------------------- model
@@ -435,6 +454,7 @@ class ForecastingTask(Task):
         "input_window": None,  # None: 7 seasons (or 4 x horizon when not seasonal)
         "chunk_length": None,  # None: the seasonality (a day of hourly values per step)
         "quantiles": None,  # e.g. "0.1,0.5,0.9"
+        "loss_scale": "level",  # or "seasonal_difference"
         "units": 128,
         "num_layers": 2,
         "bidirectional": False,
@@ -494,15 +514,22 @@ class ForecastingTask(Task):
         window, horizon, batch = config["input_window"], series.horizon, config["batch_size"]
         validated = [values for values in series.insamples if len(values) > horizon]
         return Data(
-            train=training_windows(series, window, batch, config["steps_per_epoch"], config["seed"]),
+            train=training_windows(
+                series, window, batch, config["steps_per_epoch"], config["seed"], config["loss_scale"]
+            ),
             validation=evaluation_windows(
                 last_values([values[:-horizon] for values in validated], window),
                 np.stack([values[-horizon:] for values in validated]),
                 series.seasonality,
                 batch,
+                config["loss_scale"],
             ),
             test=evaluation_windows(
-                last_values(series.insamples, window), series.actuals, series.seasonality, batch
+                last_values(series.insamples, window),
+                series.actuals,
+                series.seasonality,
+                batch,
+                config["loss_scale"],
             ),
             description=(
                 f"forecasting data: {description}, {len(series.names)} series, horizon "
