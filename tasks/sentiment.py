@@ -320,6 +320,10 @@ class SentimentTask(Task):
 
         return {"serving_default": (serve, [tf.TensorSpec([None], tf.string, name="text")])}
 
+    def serving_examples(self, data, config):
+        texts, _ = next(iter(data.test.unbatch().batch(3)))  # the first 3 test texts
+        return {"text": texts.numpy()}  # (3,) bytes
+
 
 def classification_metrics(labels, probabilities):
     """Test accuracy, AUC (one-vs-rest macro for >2 classes) and F1 (macro for >2)."""

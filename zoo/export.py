@@ -4,20 +4,38 @@ A version is written into a hidden temporary folder beside its final place and
 renamed into place only when complete, so a server watching the base folder never
 sees half a version. The recurrent loops are traced without XLA (see
 `zoo.layers.fused`), since TF Serving's CPU build refuses XLA-must-compile ops.
+
+Each version carries `assets.extra/tf_serving_warmup_requests` (PredictionLog
+records TF Serving replays before it serves the version) and
+`assets.extra/zoo_metadata.json`. After each export `<base>/models.config` lists
+every model under `<base>` for `tensorflow_model_server --model_config_file`.
+
+    python -m zoo.export saved_models --base-path-prefix /models   # rewrite models.config
 """
 
+import argparse
 import json
 import os
 import pathlib
+import re
 import shutil
 import sys
 
 import keras
+import numpy as np
 import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+from tensorflow_serving.config import model_server_config_pb2
 
 from zoo.layers import compiled_loops
 
 METADATA_FILE = "zoo_metadata.json"  # under assets.extra/, as TF Serving expects extras
+WARMUP_FILE = "tf_serving_warmup_requests"  # under assets.extra/, the name TF Serving reads
+MODELS_CONFIG = "models.config"  # in the base folder
+SERVING_DEFAULT = "serving_default"
+# models.config's header line recording a `--base-path-prefix`, so later exports keep it.
+PREFIX_LINE = re.compile(r"^# base_path_prefix: (\S+)$", re.MULTILINE)
 
 
 def versions(model_dir):
@@ -28,16 +46,20 @@ def versions(model_dir):
     return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and p.is_dir())
 
 
-def export_saved_model(model, signatures, model_dir, metadata):
-    """Writes the next version of `model_dir`; returns its path.
+def export_saved_model(model, signatures, model_dir, metadata, serving_examples):
+    """Writes the next version of `model_dir`, then `models.config` beside it; returns its path.
 
     Args:
       model: the Keras model whose variables the signatures use.
       signatures: `{name: (function, input_signature)}`, "serving_default" first.
       model_dir: `saved_models/<task>-<cell>`.
       metadata: JSON-serialisable dict stored as `assets.extra/zoo_metadata.json`.
+      serving_examples: `{input name: array}`, a few rows for `serving_default`
+        (`Task.serving_examples`), stored as the TF Serving warm-up request.
     """
     model_dir = pathlib.Path(model_dir)
+    serving_examples = {name: np.asarray(values) for name, values in serving_examples.items()}
+    check_serving_examples(serving_examples, signatures[SERVING_DEFAULT][1])
     model_dir.mkdir(parents=True, exist_ok=True)
     version = (versions(model_dir) or [0])[-1] + 1
     staging = model_dir / f".staging-{version}-{os.getpid()}"
@@ -52,11 +74,127 @@ def export_saved_model(model, signatures, model_dir, metadata):
         extra.mkdir(exist_ok=True)
         metadata = {**metadata, "version": version, "library_versions": library_versions()}
         (extra / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
+        write_warmup_requests(extra / WARMUP_FILE, model_dir.name, serving_examples)
         final = model_dir / str(version)
         os.rename(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    write_models_config(model_dir.parent)
     return final
+
+
+def check_serving_examples(examples, input_signature):
+    """Raises ValueError unless `examples` has exactly the signature's inputs, in fitting shapes."""
+    specs = {spec.name: spec for spec in input_signature}
+    if set(examples) != set(specs):
+        raise ValueError(
+            f"serving examples have inputs {sorted(examples)}, but {SERVING_DEFAULT} takes "
+            f"{sorted(specs)}."
+        )
+    for name, spec in specs.items():
+        shape = tf.TensorShape(examples[name].shape)
+        if not spec.shape.is_compatible_with(shape) or not shape or shape[0] == 0:
+            raise ValueError(
+                f"serving example {name!r} has shape {shape}; {SERVING_DEFAULT} takes "
+                f"{spec.shape}, with at least one row."
+            )
+
+
+# ------------------------------------------------------------ warm-up requests
+
+
+def write_warmup_requests(path, model_name, examples):
+    """One PredictionLog record (TFRecord file) with a PredictRequest for `examples`."""
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=SERVING_DEFAULT)
+    )
+    for name, values in examples.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(values))
+    log = prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request)
+    )
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(log.SerializeToString())
+
+
+def read_warmup_requests(version_dir):
+    """The PredictRequests in a version's warm-up file, as `[(signature name, {input: array})]`."""
+    path = pathlib.Path(version_dir) / "assets.extra" / WARMUP_FILE
+    if not path.exists():
+        return []
+    requests = []
+    for record in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+        request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+        inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+        requests.append((request.model_spec.signature_name or SERVING_DEFAULT, inputs))
+    return requests
+
+
+# ---------------------------------------------------------------- models.config
+
+
+def model_names(base_dir):
+    """The model folders under `base_dir` that hold at least one version, sorted."""
+    base_dir = pathlib.Path(base_dir)
+    if not base_dir.is_dir():
+        return []
+    return sorted(
+        p.name for p in base_dir.iterdir() if not p.name.startswith(".") and versions(p)
+    )
+
+
+def read_models_config(path):
+    """`(ModelServerConfig, base_path_prefix or None)` from a models.config file."""
+    text = pathlib.Path(path).read_text()
+    try:
+        config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    except text_format.ParseError as error:
+        raise ValueError(f"{path}: not a TF Serving model config ({error}).") from None
+    prefix = PREFIX_LINE.search(text)
+    return config, prefix.group(1) if prefix else None
+
+
+def write_models_config(base_dir, base_path_prefix=None):
+    """Writes `<base_dir>/models.config`, a `model_config_list` of every model under `base_dir`.
+
+    `base_path` is what the server sees: `<base_path_prefix>/<model>` (e.g. `/models`
+    for a Docker volume), else the absolute folder. Without `base_path_prefix` the
+    prefix already recorded in the file is kept; "" goes back to absolute paths.
+    Version policies and labels already in the file are kept for models still
+    present. The file is replaced atomically. Returns its path.
+    """
+    base_dir = pathlib.Path(base_dir).resolve()
+    path = base_dir / MODELS_CONFIG
+    existing = {}
+    if path.exists():
+        try:
+            old_config, old_prefix = read_models_config(path)
+        except ValueError as error:
+            print(f"{error} Left as it is; fix or delete it to have it rewritten.", file=sys.stderr)
+            return path
+        existing = {model.name: model for model in old_config.model_config_list.config}
+        if base_path_prefix is None:
+            base_path_prefix = old_prefix
+    base_path_prefix = (base_path_prefix or "").rstrip("/")
+
+    config = model_server_config_pb2.ModelServerConfig()
+    for name in model_names(base_dir):
+        model = config.model_config_list.config.add()
+        if name in existing:
+            model.CopyFrom(existing[name])
+        model.name = name
+        model.base_path = f"{base_path_prefix}/{name}" if base_path_prefix else str(base_dir / name)
+        model.model_platform = "tensorflow"
+    header = (
+        "# TF Serving --model_config_file for the models in this folder, rewritten by each\n"
+        "# export (zoo.export.write_models_config); version policies and labels are kept.\n"
+    )
+    if base_path_prefix:
+        header += f"# base_path_prefix: {base_path_prefix}\n"
+    temporary = path.with_name(f".{MODELS_CONFIG}.{os.getpid()}.tmp")
+    temporary.write_text(header + text_format.MessageToString(config))
+    os.replace(temporary, path)
+    return path
 
 
 def library_versions():
@@ -71,3 +209,21 @@ def library_versions():
         "scikit-learn": sklearn.__version__,
         "zoo": zoo.__version__,
     }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Rewrite <base>/models.config for TF Serving.")
+    parser.add_argument("base_dir", nargs="?", default="saved_models", help="default saved_models")
+    parser.add_argument(
+        "--base-path-prefix",
+        help="base_path = PREFIX/<model>, the folder as the server sees it (e.g. /models in "
+        "Docker); kept by later exports; '' for absolute paths (the default)",
+    )
+    args = parser.parse_args(argv)
+    if not model_names(args.base_dir):
+        sys.exit(f"zoo.export: no exported models in {args.base_dir}/.")
+    print(write_models_config(args.base_dir, args.base_path_prefix).read_text(), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -102,6 +102,7 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
         task.serving_signatures(model, data, config),
         pathlib.Path(export_dir) / f"{task.name}-{config['cell']}",
         metadata={"task": task.name, "config": config, "data": data.info, "test_metrics": metrics},
+        serving_examples=task.serving_examples(data, config),
     )
     print(f"exported {export_path}")
 
