@@ -31,8 +31,16 @@ from zoo.export import (
 
 # Tiny configs, one line per task: every serving test runs on each of them.
 SERVING_TASKS = {
-    "sentiment": dict(data="synthetic", synthetic_train_size=40, synthetic_test_size=8,
-                      vocabulary_size=50, sequence_length=12, embedding_dim=4, units=4, batch_size=8),
+    "sentiment": dict(
+        data="synthetic",
+        synthetic_train_size=40,
+        synthetic_test_size=8,
+        vocabulary_size=50,
+        sequence_length=12,
+        embedding_dim=4,
+        units=4,
+        batch_size=8,
+    ),
 }
 
 
@@ -60,17 +68,28 @@ def export_tiny(task_name, base_dir, model_name=None):
     signatures = task.serving_signatures(model, data, config)
     examples = {name: np.asarray(values) for name, values in task.serving_examples(data, config).items()}
     path = export_saved_model(
-        model, signatures, pathlib.Path(base_dir) / (model_name or f"{task_name}-tiny"),
-        metadata={"task": task_name, "config": config}, serving_examples=examples,
+        model,
+        signatures,
+        pathlib.Path(base_dir) / (model_name or f"{task_name}-tiny"),
+        metadata={"task": task_name, "config": config},
+        serving_examples=examples,
     )
     return TinyExport(task_name, model, signatures["serving_default"][0], examples, path)
 
 
 def assert_outputs_equal(actual, expected):
+    """Numbers equal to 1e-6, the rest exactly; strings as bytes (numpy) or text (JSON) alike."""
     assert set(actual) == set(expected)
+    as_text = np.vectorize(lambda s: s.decode() if isinstance(s, bytes) else s, otypes=[object])
     for name, value in expected.items():
         if value.dtype.kind in "fc":
-            np.testing.assert_allclose(np.asarray(actual[name], dtype=value.dtype), value, rtol=0, atol=1e-6)
+            np.testing.assert_allclose(
+                np.asarray(actual[name], dtype=value.dtype), value, rtol=0, atol=1e-6
+            )
+        elif value.dtype == object:
+            np.testing.assert_array_equal(
+                as_text(np.asarray(actual[name], dtype=object)), as_text(value)
+            )
         else:
             np.testing.assert_array_equal(np.asarray(actual[name], dtype=value.dtype), value)
 
@@ -98,9 +117,13 @@ def test_warmup_file_holds_prediction_logs_of_the_serving_examples(exported):
 
 def test_export_refuses_serving_examples_that_do_not_fit_the_signature(exported, tmp_path):
     signature = {"serving_default": (exported.serve, [tf.TensorSpec([None], tf.string, name="text")])}
-    with pytest.raises(ValueError, match=r"serving examples have inputs \['txt'\], but serving_default takes \['text'\]"):
+    with pytest.raises(
+        ValueError, match=r"serving examples have inputs \['txt'\], but serving_default takes \['text'\]"
+    ):
         export_saved_model(exported.model, signature, tmp_path / "m", {}, {"txt": np.array([b"a"])})
-    with pytest.raises(ValueError, match=r"serving example 'text' has shape \(1, 1\); serving_default takes \(None,\)"):
+    with pytest.raises(
+        ValueError, match=r"serving example 'text' has shape \(1, 1\); serving_default takes \(None,\)"
+    ):
         export_saved_model(exported.model, signature, tmp_path / "m", {}, {"text": np.array([[b"a"]])})
     assert versions(tmp_path / "m") == []
 
@@ -130,7 +153,8 @@ def test_models_config_keeps_policies_labels_and_prefix_across_exports(tmp_path)
     write_models_config(tmp_path, base_path_prefix="/models/")
     config = parse_models_config(tmp_path)
     assert [(c.name, c.base_path) for c in config.model_config_list.config] == [
-        ("a-model", "/models/a-model"), ("b-model", "/models/b-model")
+        ("a-model", "/models/a-model"),
+        ("b-model", "/models/b-model"),
     ]
     config.model_config_list.config[0].version_labels["stable"] = 1
     config.model_config_list.config[0].model_version_policy.all.SetInParent()
@@ -196,13 +220,17 @@ def test_load_keras_file_with_zoo_layers(exported, tmp_path):
 def test_load_errors_name_the_path_and_the_input(exported, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"missing.keras: no such .keras file"):
         zoo.load(tmp_path / "missing.keras")
-    with pytest.raises(FileNotFoundError, match=r"neither a SavedModel \(no saved_model.pb\) nor a model folder"):
+    with pytest.raises(
+        FileNotFoundError, match=r"neither a SavedModel \(no saved_model.pb\) nor a model folder"
+    ):
         zoo.load(tmp_path)
     model = zoo.load(exported.path)
     name = sorted(exported.examples)[0]
     with pytest.raises(ValueError, match=r"signature 'serving_default' takes inputs"):
         model({"nope": [1.0]})
-    with pytest.raises(ValueError, match=rf"Input '{name}' has shape \[1, 1, 1, 1, 1\]; the signature takes"):
+    with pytest.raises(
+        ValueError, match=rf"Input '{name}' has shape \[1, 1, 1, 1, 1\]; the signature takes"
+    ):
         model({**exported.examples, name: np.zeros((1, 1, 1, 1, 1), exported.examples[name].dtype)})
     with pytest.raises(KeyError, match=r"no signature 'nope'"):
         model(exported.examples, signature_name="nope")
@@ -230,8 +258,17 @@ def test_saved_model_cli_shows_and_runs_the_export(exported, tmp_path):
         np.save(tmp_path / f"{name}.npy", values.astype(bytes) if values.dtype == object else values)
         inputs.append(f"{name}={tmp_path / name}.npy")
     saved_model_cli(
-        "run", "--dir", str(exported.path), "--tag_set", "serve", "--signature_def", "serving_default",
-        "--inputs", ";".join(inputs), "--outdir", str(tmp_path / "out"),
+        "run",
+        "--dir",
+        str(exported.path),
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        "serving_default",
+        "--inputs",
+        ";".join(inputs),
+        "--outdir",
+        str(tmp_path / "out"),
     )
     outputs = {path.stem: np.load(path, allow_pickle=True) for path in (tmp_path / "out").glob("*.npy")}
     assert_outputs_equal(outputs, exported.expected())

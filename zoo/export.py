@@ -110,9 +110,7 @@ def write_warmup_requests(path, model_name, examples):
     )
     for name, values in examples.items():
         request.inputs[name].CopyFrom(tf.make_tensor_proto(values))
-    log = prediction_log_pb2.PredictionLog(
-        predict_log=prediction_log_pb2.PredictLog(request=request)
-    )
+    log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
     with tf.io.TFRecordWriter(str(path)) as writer:
         writer.write(log.SerializeToString())
 
@@ -138,9 +136,7 @@ def model_names(base_dir):
     base_dir = pathlib.Path(base_dir)
     if not base_dir.is_dir():
         return []
-    return sorted(
-        p.name for p in base_dir.iterdir() if not p.name.startswith(".") and versions(p)
-    )
+    return sorted(p.name for p in base_dir.iterdir() if not p.name.startswith(".") and versions(p))
 
 
 def read_models_config(path):

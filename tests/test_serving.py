@@ -1,0 +1,479 @@
+"""`zoo serve` against TF Serving's REST API: status, metadata, predict, errors, hot reload.
+
+A server runs in-process on a free port over the tiny exports of every task in
+`tests.test_export.SERVING_TASKS`; one test starts the CLI as a subprocess, one
+compares with a real `tensorflow_model_server` when one is on PATH.
+"""
+
+import base64
+import concurrent.futures
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from google.protobuf import text_format
+
+from tests.test_export import SERVING_TASKS, assert_outputs_equal, export_tiny
+from zoo.export import MODELS_CONFIG, read_models_config, write_models_config
+from zoo.serve import ModelRepository, array_to_json, encode_predict_response, main, make_server
+
+MAX_REQUEST_BYTES = 2**20  # the test server's --max-request-bytes
+
+
+class Client:
+    def __init__(self, port):
+        self.port = port
+
+    def call(self, method, path, body=None):
+        """(HTTP status, parsed JSON) for one request on a fresh connection."""
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            payload = response.read()
+            assert response.getheader("Content-Type") == "application/json", payload[:200]
+            return response.status, json.loads(payload)
+        finally:
+            connection.close()
+
+    def get(self, path):
+        return self.call("GET", path)
+
+    def predict(self, path, body):
+        return self.call("POST", path + ":predict", body)
+
+
+def start_server(base_path, poll_seconds=60.0):
+    """(client, repository, stop) for a zoo serve in this process on a free port."""
+    repository = ModelRepository(base_path, poll_seconds)
+    repository.start()
+    server = make_server(repository, port=0, max_request_bytes=MAX_REQUEST_BYTES)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def stop():
+        server.close()
+        server.task_dispatcher.shutdown()
+        repository.stop()
+
+    return Client(server.effective_port), repository, stop
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """{task name: TinyExport} exported under one base folder, and a client of its server."""
+    base = tmp_path_factory.mktemp("saved_models")
+    exports = {name: export_tiny(name, base) for name in sorted(SERVING_TASKS)}
+    client, _, stop = start_server(base)
+    yield exports, client
+    stop()
+
+
+@pytest.fixture
+def sentiment(served):
+    exports, client = served
+    return exports["sentiment"], client, f"/v1/models/{exports['sentiment'].path.parent.name}"
+
+
+def row_request(examples):
+    """Row format: bare values for one input, else one object per row."""
+    columns = {name: array_to_json(values, name) for name, values in examples.items()}
+    if len(columns) == 1:
+        return {"instances": next(iter(columns.values()))}
+    rows = len(next(iter(columns.values())))
+    return {"instances": [{name: column[i] for name, column in columns.items()} for i in range(rows)]}
+
+
+# ------------------------------------------------------------ status, metadata
+
+
+@pytest.mark.parametrize("suffix", ["", "/versions/1"])
+def test_model_status_is_tf_servings_json(served, suffix):
+    exports, client = served
+    for export in exports.values():
+        assert client.get(f"/v1/models/{export.path.parent.name}{suffix}") == (
+            200,
+            {
+                "model_version_status": [
+                    {
+                        "version": "1",
+                        "state": "AVAILABLE",
+                        "status": {"error_code": "OK", "error_message": ""},
+                    }
+                ]
+            },
+        )
+
+
+def test_metadata_lists_signature_inputs_and_outputs(served):
+    exports, client = served
+    for export in exports.values():
+        status, metadata = client.get(f"/v1/models/{export.path.parent.name}/metadata")
+        assert status == 200
+        assert metadata["model_spec"] == {
+            "name": export.path.parent.name,
+            "version": "1",
+            "signature_name": "",
+        }
+        signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+        assert signature["method_name"] == "tensorflow/serving/predict"
+        assert set(signature["inputs"]) == set(export.examples)
+        assert set(signature["outputs"]) == set(export.expected())
+    text = exports["sentiment"]
+    signature = client.get(f"/v1/models/{text.path.parent.name}/versions/1/metadata")[1]
+    inputs = signature["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+    assert inputs["text"]["dtype"] == "DT_STRING"
+    assert inputs["text"]["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}], "unknown_rank": False}
+
+
+# -------------------------------------------------------------------- predict
+
+
+@pytest.mark.parametrize("task_name", sorted(SERVING_TASKS))
+def test_row_and_columnar_predictions_equal_the_in_memory_model(served, task_name):
+    exports, client = served
+    export = exports[task_name]
+    path = f"/v1/models/{export.path.parent.name}"
+    expected = export.expected()
+    names = sorted(expected)
+
+    status, body = client.predict(path, row_request(export.examples))
+    assert status == 200, body
+    rows = body["predictions"]
+    assert len(rows) == len(next(iter(export.examples.values())))
+    if len(names) == 1:
+        assert_outputs_equal({names[0]: rows}, expected)
+    else:
+        assert_outputs_equal({name: [row[name] for row in rows] for name in names}, expected)
+
+    columns = {name: array_to_json(values, name) for name, values in export.examples.items()}
+    status, body = client.predict(
+        path + "/versions/1", {"inputs": columns, "signature_name": "serving_default"}
+    )
+    assert status == 200, body
+    assert_outputs_equal(body["outputs"] if len(names) > 1 else {names[0]: body["outputs"]}, expected)
+
+
+def test_single_input_rows_may_be_objects_and_strings_may_be_b64(sentiment):
+    export, client, path = sentiment
+    texts = [text.decode() for text in export.examples["text"]]
+    plain = client.predict(path, {"instances": texts})
+    as_objects = client.predict(path, {"instances": [{"text": text} for text in texts]})
+    as_b64 = client.predict(
+        path, {"instances": [{"b64": base64.b64encode(t.encode()).decode()} for t in texts]}
+    )
+    columnar_b64 = client.predict(
+        path, {"inputs": [{"b64": base64.b64encode(t.encode()).decode()} for t in texts]}
+    )
+    assert plain[0] == 200 and plain == as_objects == as_b64
+    assert columnar_b64 == (
+        200,
+        {
+            "outputs": {
+                name: [row[name] for row in plain[1]["predictions"]]
+                for name in ("class_id", "label", "probabilities")
+            }
+        },
+    )
+    assert set(plain[1]["predictions"][0]) == {"class_id", "label", "probabilities"}
+    assert plain[1]["predictions"][0]["label"] in ("negative", "positive")
+
+
+def test_response_encoding_follows_tf_serving():
+    one_output = {"scores": np.array([[0.2, 1.0], [3e38, np.nan]], np.float32)}
+    assert encode_predict_response(one_output, "row") == {
+        "predictions": [[0.2, 1.0], [3e38, pytest.approx(np.nan, nan_ok=True)]]
+    }
+    assert (
+        json.dumps(encode_predict_response(one_output, "columnar"))
+        == '{"outputs": [[0.2, 1.0], [3e+38, NaN]]}'
+    )
+    two = {"id": np.array([1, 2]), "image_bytes": np.array([b"\xff\x00", b"ok"], dtype=object)}
+    assert encode_predict_response(two, "row") == {
+        "predictions": [
+            {"id": 1, "image_bytes": {"b64": "/wA="}},
+            {"id": 2, "image_bytes": {"b64": "b2s="}},
+        ]
+    }
+    assert array_to_json(np.array([[b"caf\xc3\xa9", b"\xff"]], dtype=object), "label") == [
+        ["café", {"b64": "/w=="}]
+    ]
+
+
+# ------------------------------------------------------------------ bad input
+
+# fmt: off
+BAD_REQUESTS = [  # (request body, the error message's start); each answered with a 400
+    (b"{not json", "JSON Parse error: Expecting property name enclosed in double quotes: line 1 column 2"),
+    (b"", "JSON Parse error: Expecting value: line 1 column 1"),
+    (["a fine film"], "JSON Value: the request body is not a JSON object."),
+    ({"instances": ["a"], "extra": 1}, "Unknown key(s) ['extra'] in the request; a predict request has"),
+    ({"instances": ["a"], "inputs": ["a"]},
+     "Not formatted correctly: expecting only one of 'inputs' or 'instances' keys to exist."),
+    ({"signature_name": "serving_default"}, "Missing 'inputs' or 'instances' key"),
+    ({"instances": ["a"], "signature_name": 3}, "'signature_name' key must be a string value."),
+    ({"instances": ["a"], "signature_name": "nope"}, 'Serving signature name: "nope" not found in signature def'),
+    ({"instances": "a fine film"}, "Expecting 'instances' to be a list/array."),
+    ({"instances": [1, 2]}, "Input 'text'[0]: JSON value 1 (Number) is not of expected type string."),
+    ({"inputs": {"text": [True]}}, "Input 'text'[0]: JSON value true (Bool) is not of expected type string."),
+    ({"instances": [["a"], ["b"]]}, "Input 'text' has shape [2, 1]; the signature takes [-1] (-1: any size)."),
+    ({"inputs": [["a", "b"], ["c"]]}, "Input 'text'[1] has 1 values where the first element has 2: tensors"),
+    ({"inputs": "a"}, "Input 'text' has shape []; the signature takes [-1]"),
+    ({"instances": []}, "No values in 'instances' array: send at least one row."),
+    ({"inputs": []}, "Input 'text' has an empty batch (0 rows): send at least one row."),
+    ({"inputs": {"text": []}}, "Input 'text' has an empty batch (0 rows): send at least one row."),
+    ({"inputs": {"text": ["a"], "more": ["b"]}}, "Unknown input(s) ['more'] in 'inputs'; the signature takes"),
+    ({"inputs": {"txt": ["a"]}}, "Unknown input(s) ['txt'] in 'inputs'"),
+    ({"instances": [{"text": "a"}, "b"]}, "Expecting an object at item 1 of 'instances', like item 0."),
+    ({"instances": [{"text": "a", "x": 1}]}, "Failed to process element: 0 of 'instances' list: keys"),
+    ({"instances": [{"b64": "not base64!"}]}, "Input 'text'[0]: unable to base64 decode 'not base64!'."),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("body, message", BAD_REQUESTS)
+def test_bad_predict_requests_get_a_clear_400_and_the_server_keeps_serving(sentiment, body, message):
+    export, client, path = sentiment
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    answer = client.call("POST", path + ":predict", body)
+    assert answer[0] == 400 and set(answer[1]) == {"error"}
+    assert answer[1]["error"].startswith(message), answer[1]["error"]
+    assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
+
+
+# fmt: off
+@pytest.mark.parametrize("method, url, status, message", [
+    ("POST", "/v1/models/nope:predict", 404, "Servable not found for request: Latest(nope)"),
+    ("POST", "{model}/versions/9:predict", 404, "Servable not found for request: Specific({name}, 9)"),
+    ("POST", "{model}/labels/stable:predict", 400, "Unrecognized servable version label: stable"),
+    ("GET", "/v1/models/nope", 404, "Could not find any versions of model nope"),
+    ("GET", "{model}/versions/9", 404, "Could not find version 9 of model {name}"),
+    ("GET", "/v1/models/nope/metadata", 404, "Servable not found for request: Latest(nope)"),
+    ("GET", "{model}/versions/9/metadata", 404, "Servable not found for request: Specific({name}, 9)"),
+    ("GET", "/v1/models", 400, "Missing model name in request."),
+    ("GET", "/v1/modelz/x", 400, "Malformed request: GET /v1/modelz/x"),
+    ("POST", "{model}:classify", 501, "zoo serve answers :predict only, not :classify."),
+    ("GET", "/", 404, "Not Found: GET /"),
+    ("PUT", "{model}:predict", 405, "Method Not Allowed: PUT"),
+])
+# fmt: on
+def test_unknown_models_versions_and_urls(sentiment, method, url, status, message):
+    export, client, path = sentiment
+    name = export.path.parent.name
+    answer = client.call(method, url.format(model=path, name=name), b'{"instances": ["a"]}')
+    assert answer == (status, {"error": answer[1]["error"]})
+    assert answer[1]["error"].startswith(message.format(name=name)), answer[1]["error"]
+
+
+def test_oversized_body_is_a_413_and_the_server_keeps_serving(sentiment):
+    export, client, path = sentiment
+    body = json.dumps({"instances": ["word " * (MAX_REQUEST_BYTES // 5)]}).encode()
+    assert client.call("POST", path + ":predict", body) == (
+        413,
+        {
+            "error": (
+                f"Request body is larger than the server's limit of {MAX_REQUEST_BYTES} bytes "
+                "(zoo serve --max-request-bytes)."
+            )
+        },
+    )
+    assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
+
+
+def test_concurrent_clients_get_their_own_answers(sentiment):
+    export, client, path = sentiment
+    texts = [text.decode() for text in export.examples["text"]]
+    expected = export.expected()["probabilities"]
+
+    def one(index):
+        if index % 4 == 3:  # bad requests mixed in
+            return client.predict(path, {"instances": [index]})[0]
+        status, body = client.predict(path, {"instances": [texts[index % len(texts)]]})
+        np.testing.assert_allclose(
+            body["predictions"][0]["probabilities"], expected[index % len(texts)], atol=1e-6
+        )
+        return status
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(one, range(32)))
+    assert statuses == [400 if i % 4 == 3 else 200 for i in range(32)]
+
+
+# ---------------------------------------------------- versions, labels, reload
+
+
+def test_new_versions_models_labels_and_policies_without_a_restart(served, tmp_path):
+    exports, _ = served
+    first = exports["sentiment"]
+    name = first.path.parent.name
+    shutil.copytree(first.path, tmp_path / name / "1")
+    client, repository, stop = start_server(tmp_path, poll_seconds=0.2)
+    try:
+        path = f"/v1/models/{name}"
+        assert client.get(path)[1]["model_version_status"][0]["version"] == "1"
+
+        second = export_tiny(
+            "sentiment", tmp_path, name
+        )  # version 2, other weights; rewrites models.config
+        assert second.path.name == "2"
+        deadline = time.monotonic() + 30
+        while client.get(path)[1]["model_version_status"][0]["version"] != "2":
+            assert time.monotonic() < deadline, "version 2 was not picked up by polling"
+            time.sleep(0.1)
+        # The default policy serves the latest version only, as TF Serving does.
+        assert client.predict(path + "/versions/1", {"instances": ["a"]})[0] == 404
+        body = client.predict(path, {"inputs": [t.decode() for t in second.examples["text"]]})[1]
+        np.testing.assert_allclose(
+            body["outputs"]["probabilities"], second.expected()["probabilities"], atol=1e-6
+        )
+
+        # Policies and labels come from models.config.
+        config, _ = read_models_config(tmp_path / MODELS_CONFIG)
+        model_config = config.model_config_list.config[0]
+        model_config.model_version_policy.all.SetInParent()
+        model_config.version_labels["stable"] = 1
+        model_config.version_labels["canary"] = 2
+        (tmp_path / MODELS_CONFIG).write_text(text_format.MessageToString(config))
+        shutil.copytree(first.path, tmp_path / "copy" / "4")  # a new model
+        (tmp_path / "broken" / "1").mkdir(parents=True)  # a version that cannot load
+        (tmp_path / "broken" / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
+        repository.refresh()
+
+        assert [s["version"] for s in client.get(path)[1]["model_version_status"]] == ["1", "2"]
+        stable = client.predict(
+            path + "/labels/stable", {"inputs": [t.decode() for t in first.examples["text"]]}
+        )
+        np.testing.assert_allclose(
+            stable[1]["outputs"]["probabilities"], first.expected()["probabilities"], atol=1e-6
+        )
+        assert client.get(path + "/labels/canary") == client.get(path + "/versions/2")
+        assert client.get(path + "/labels/canary/metadata")[1]["model_spec"]["version"] == "2"
+        assert client.get("/v1/models/copy")[1]["model_version_status"][0]["version"] == "4"
+        status, broken = client.get("/v1/models/broken")
+        (version,) = broken["model_version_status"]
+        assert version["state"] == "END" and version["status"]["error_code"] == "UNKNOWN"
+        assert version["status"]["error_message"].startswith(
+            f"Loading {tmp_path / 'broken' / '1'} failed:"
+        )
+        assert client.predict("/v1/models/broken", {"instances": ["a"]}) == (
+            404,
+            {"error": "Servable not found for request: Latest(broken)"},
+        )
+        write_models_config(tmp_path)  # an export keeps the policy and the labels
+        configs = {
+            c.name: c for c in read_models_config(tmp_path / MODELS_CONFIG)[0].model_config_list.config
+        }
+        assert sorted(configs) == ["broken", "copy", name]
+        assert dict(configs[name].version_labels) == {"canary": 2, "stable": 1}
+    finally:
+        stop()
+
+
+# ------------------------------------------------------------------------ CLI
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(client, path, process, seconds=90):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return client.get(path)
+        except (ConnectionError, OSError):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"server did not answer: {process.stdout.read()[-3000:]}") from None
+            time.sleep(0.2)
+
+
+def test_zoo_serve_command_serves_the_base_folder(served):
+    exports, _ = served
+    export = exports["sentiment"]
+    port = free_port()
+    console_script = os.path.join(os.path.dirname(sys.executable), "zoo")
+    command = [console_script] if os.path.exists(console_script) else [sys.executable, "-m", "zoo.serve"]
+    process = subprocess.Popen(
+        command + ["serve", "--port", str(port), "--model-base-path", str(export.path.parent.parent)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    try:
+        client = Client(port)
+        path = f"/v1/models/{export.path.parent.name}"
+        assert wait_for(client, path, process)[0] == 200
+        assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def test_zoo_serve_without_the_base_folder_says_so(tmp_path):
+    with pytest.raises(SystemExit, match=r"zoo serve: --model-base-path .*missing: no such folder"):
+        main(["serve", "--model-base-path", str(tmp_path / "missing")])
+
+
+# ------------------------------------------------------------- real TF Serving
+
+
+@pytest.mark.skipif(
+    shutil.which("tensorflow_model_server") is None,
+    reason="tensorflow_model_server is not on PATH (install TF Serving to compare with it)",
+)
+def test_real_tf_serving_answers_like_zoo_serve(served):
+    exports, zoo_client = served
+    base = next(iter(exports.values())).path.parent.parent
+    write_models_config(base, base_path_prefix="")  # absolute paths, as this server sees them
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "tensorflow_model_server",
+            f"--port={free_port()}",
+            f"--rest_api_port={port}",
+            f"--model_config_file={base / MODELS_CONFIG}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        client = Client(port)
+        for export in exports.values():
+            path = f"/v1/models/{export.path.parent.name}"
+            assert wait_for(client, path, process) == zoo_client.get(path)
+            status, body = client.predict(path, row_request(export.examples))
+            assert status == 200, body
+            served_body = zoo_client.predict(path, row_request(export.examples))[1]
+            assert json.dumps(body, sort_keys=True) == json.dumps(served_body, sort_keys=True) or _close(
+                body, served_body
+            )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _close(a, b):
+    """Equal JSON up to 1e-6 in numbers."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(a - b) <= 1e-6
+    return a == b
