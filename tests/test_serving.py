@@ -371,6 +371,12 @@ def test_new_versions_models_labels_and_policies_without_a_restart(served, tmp_p
             404,
             {"error": "Servable not found for request: Latest(broken)"},
         )
+        # A new version that fails to load leaves the one before it serving.
+        shutil.copytree(tmp_path / "broken" / "1", tmp_path / "copy" / "5")
+        repository.refresh()
+        states = [(s["version"], s["state"]) for s in client.get("/v1/models/copy")[1]["model_version_status"]]
+        assert states == [("4", "AVAILABLE"), ("5", "END")]
+        assert client.predict("/v1/models/copy", {"instances": ["a"]})[0] == 200
         write_models_config(tmp_path)  # an export keeps the policy and the labels
         configs = {
             c.name: c for c in read_models_config(tmp_path / MODELS_CONFIG)[0].model_config_list.config

@@ -131,7 +131,8 @@ class ModelRepository:
         """Loads the versions the policies want and are not loaded, then unloads the others.
 
         Loading comes first, so a model never goes without an available version
-        while its next one loads (TF Serving's availability-preserving policy).
+        while its next one loads (TF Serving's availability-preserving policy); if
+        none of the wanted versions loads, the latest available one stays.
         """
         with self._refresh_lock:
             self._read_config()
@@ -145,11 +146,12 @@ class ModelRepository:
                     self._load(name, servable)
             with self._lock:
                 for name in list(self._servables):
-                    kept = {
-                        version: servable
-                        for version, servable in self._servables[name].items()
-                        if version in wanted.get(name, ())
-                    }
+                    servables = self._servables[name]
+                    keep = set(wanted.get(name, ()))
+                    available = [v for v, s in servables.items() if s.state == "AVAILABLE"]
+                    if name in wanted and available and not keep & set(available):
+                        keep.add(max(available))  # a broken new version does not take the model down
+                    kept = {version: servable for version, servable in servables.items() if version in keep}
                     if kept:
                         self._servables[name] = kept
                     else:
@@ -175,7 +177,8 @@ class ModelRepository:
         try:
             stat = path.stat()
         except FileNotFoundError:
-            self._configs, self._config_stamp = {}, None
+            with self._lock:
+                self._configs, self._config_stamp = {}, None
             return
         if (stat.st_mtime_ns, stat.st_size) == self._config_stamp:
             return
