@@ -1,0 +1,191 @@
+"""Load test of `zoo serve`: throughput and latency per exported model, against in-process calls.
+
+    python benchmarks/serving_load.py --model-base-path saved_models
+
+Starts `python -m zoo.serve` on a free local port over --model-base-path. For each
+model (default: all), the request is the first --batch-size row(s) of its warm-up
+request in row format (`{"instances": [...]}`). After --warmup requests, it sends
+--requests requests at each --concurrency (one client thread and one keep-alive
+connection per concurrent client) and reports requests/s, p50 and p99 latency and
+errors (non-200 answers or failed connections). The baseline is the same inputs
+through the SavedModel in this process (`zoo.load`), one call at a time, measured
+in blocks of --block calls interleaved with blocks of served requests at
+concurrency 1, so load from elsewhere on the machine hits both alike:
+overhead = served p50 / in-process p50 - 1 (target: at most 20%).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import zoo  # noqa: E402
+from zoo.export import model_names, read_warmup_requests, versions  # noqa: E402
+from zoo.serve import array_to_json  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(base_path, port):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zoo.serve", "--port", str(port), "--model-base-path", str(base_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"serving_load: zoo serve exited with {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/v1/models/none")
+            connection.getresponse().read()
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    sys.exit("serving_load: zoo serve did not answer within 120 s")
+
+
+def request_body(examples):
+    """Row format: bare values for a single input, else one object per row."""
+    columns = {name: array_to_json(values, name) for name, values in examples.items()}
+    if len(columns) == 1:
+        return {"instances": next(iter(columns.values()))}
+    rows = len(next(iter(columns.values())))
+    return {"instances": [{name: column[i] for name, column in columns.items()} for i in range(rows)]}
+
+
+def load(port, path, body, requests, concurrency):
+    """(requests/s, latencies in s, errors) for `requests` POSTs spread over `concurrency` clients."""
+    remaining = iter(range(requests))
+    lock = threading.Lock()
+    latencies, errors = [], [0]
+
+    def client():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if next(remaining, None) is None:
+                    break
+            start = time.perf_counter()
+            try:
+                connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+                errors[0] += not ok
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return requests / (time.perf_counter() - start), np.array(latencies), errors[0]
+
+
+def in_process(model, examples, requests):
+    """Latencies of calling the SavedModel directly, one call at a time."""
+    latencies = []
+    for _ in range(requests):
+        start = time.perf_counter()
+        model(examples)
+        latencies.append(time.perf_counter() - start)
+    return np.array(latencies)
+
+
+def interleaved(port, path, body, model, examples, requests, block):
+    """(served latencies, in-process latencies, served errors) at concurrency 1, block by block."""
+    served, direct, errors = [], [], 0
+    for _ in range(max(1, requests // block)):
+        _, latencies, block_errors = load(port, path, body, block, 1)
+        served.append(latencies)
+        errors += block_errors
+        direct.append(in_process(model, examples, block))
+    return np.concatenate(served), np.concatenate(direct), errors
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model-base-path", default="saved_models")
+    parser.add_argument("--models", nargs="*", help="model folder names (default: all)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
+    parser.add_argument("--warmup", type=int, default=30, help="requests before measuring")
+    parser.add_argument("--batch-size", type=int, default=1, help="rows per request")
+    parser.add_argument(
+        "--block", type=int, default=20, help="calls per interleaved block at concurrency 1"
+    )
+    args = parser.parse_args(argv)
+    base = pathlib.Path(args.model_base_path)
+    names = args.models or model_names(base)
+    if not names:
+        sys.exit(f"serving_load: no exported models in {base}/.")
+
+    port = free_port()
+    server = start_server(base, port)
+    rows = []
+    try:
+        for name in names:
+            version_dir = base / name / str(versions(base / name)[-1])
+            (_, warmup), *_ = read_warmup_requests(version_dir)
+            examples = {key: values[: args.batch_size] for key, values in warmup.items()}
+            body = json.dumps(request_body(examples)).encode()
+            path = f"/v1/models/{name}:predict"
+
+            model = zoo.load(version_dir)
+            in_process(model, examples, args.warmup)
+            load(port, path, body, args.warmup, 1)
+            served, direct, served_errors = interleaved(
+                port, path, body, model, examples, args.requests, args.block
+            )
+            rows.append((name, "1, interleaved", 1 / served.mean(), served, served_errors, direct))
+            for concurrency in args.concurrency:
+                throughput, latencies, errors = load(port, path, body, args.requests, concurrency)
+                rows.append((name, concurrency, throughput, latencies, errors, None))
+    finally:
+        server.terminate()
+        server.wait()
+
+    print(f"\n{args.requests} requests per level, {args.batch_size} row(s) per request\n")
+    print(
+        "| model | concurrency | requests/s | p50 ms | p99 ms | errors | in-process p50 ms | overhead (p50) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, concurrency, throughput, latencies, errors, direct in rows:
+        p50, p99 = np.percentile(latencies, [50, 99]) * 1000
+        baseline = " |"
+        if direct is not None:
+            direct_p50 = np.percentile(direct, 50) * 1000
+            baseline = f"{direct_p50:.2f} | {p50 / direct_p50 - 1:+.0%}"
+        print(
+            f"| {name} | {concurrency} | {throughput:.1f} | {p50:.2f} | {p99:.2f} | {errors} | {baseline} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
