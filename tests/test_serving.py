@@ -374,7 +374,9 @@ def test_new_versions_models_labels_and_policies_without_a_restart(served, tmp_p
         # A new version that fails to load leaves the one before it serving.
         shutil.copytree(tmp_path / "broken" / "1", tmp_path / "copy" / "5")
         repository.refresh()
-        states = [(s["version"], s["state"]) for s in client.get("/v1/models/copy")[1]["model_version_status"]]
+        states = [
+            (s["version"], s["state"]) for s in client.get("/v1/models/copy")[1]["model_version_status"]
+        ]
         assert states == [("4", "AVAILABLE"), ("5", "END")]
         assert client.predict("/v1/models/copy", {"instances": ["a"]})[0] == 200
         write_models_config(tmp_path)  # an export keeps the policy and the labels
@@ -397,14 +399,19 @@ def free_port():
 
 
 def wait_for(client, path, process, seconds=90):
+    """The model status at `path` once every version is AVAILABLE."""
     deadline = time.monotonic() + seconds
     while True:
         try:
-            return client.get(path)
+            status, body = client.get(path)
+            if status == 200 and all(v["state"] == "AVAILABLE" for v in body["model_version_status"]):
+                return status, body
         except (ConnectionError, OSError):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not answer: {process.stdout.read()[-3000:]}") from None
-            time.sleep(0.2)
+            pass  # not listening yet
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"{path} did not become available: {process.communicate()[0][-3000:]}")
+        time.sleep(0.2)
 
 
 def test_zoo_serve_command_serves_the_base_folder(served):
