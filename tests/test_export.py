@@ -30,18 +30,11 @@ from zoo.export import (
 )
 
 # Tiny configs, one line per task: every serving test runs on each of them.
+# fmt: off
 SERVING_TASKS = {
-    "sentiment": dict(
-        data="synthetic",
-        synthetic_train_size=40,
-        synthetic_test_size=8,
-        vocabulary_size=50,
-        sequence_length=12,
-        embedding_dim=4,
-        units=4,
-        batch_size=8,
-    ),
+    "sentiment": dict(data="synthetic", synthetic_train_size=40, synthetic_test_size=8, vocabulary_size=50, sequence_length=12, embedding_dim=4, units=4, batch_size=8),  # noqa: E501
 }
+# fmt: on
 
 
 @dataclasses.dataclass
