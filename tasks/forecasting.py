@@ -25,6 +25,7 @@ Scored as M4 did (`zoo.m4`): sMAPE, MASE and OWA against Naive2, beside Naive,
 sNaive and Naive2 computed on the same series.
 """
 
+import argparse
 import dataclasses
 import math
 import pathlib
@@ -390,19 +391,36 @@ class ScaledChunks(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Rescale(keras.layers.Layer):
-    """(batch, H * Q) scaled outputs → (batch, H) or (batch, H, Q) in the series' units."""
+    """(batch, H * Q) scaled outputs → (batch, H) or (batch, H, Q) in the series' units.
 
-    def __init__(self, horizon, num_quantiles=0, **kwargs):
+    forecast = level * (outputs + anchor), where the anchor is 0 or, with
+    `seasonal_naive_residual`, the seasonal-naive forecast of the scaled history
+    (its last season repeated; a missing value counts as the level), so the
+    network learns a correction to sNaive.
+    """
+
+    def __init__(self, horizon, seasonality, num_quantiles=0, seasonal_naive_residual=False, **kwargs):
         super().__init__(**kwargs)
-        self.horizon, self.num_quantiles = horizon, num_quantiles
+        self.horizon, self.seasonality = horizon, seasonality
+        self.num_quantiles, self.seasonal_naive_residual = num_quantiles, seasonal_naive_residual
 
-    def call(self, outputs, level):
-        if self.num_quantiles:
-            return ops.reshape(outputs, (-1, self.horizon, self.num_quantiles)) * level[:, :, None]
-        return outputs * level
+    def call(self, outputs, history, level):
+        forecast = ops.reshape(outputs, (-1, self.horizon, max(self.num_quantiles, 1)))
+        if self.seasonal_naive_residual:
+            last_season = ops.where(ops.isnan(history), level, history)[:, -self.seasonality :]
+            anchor = ops.take(last_season, np.arange(self.horizon) % self.seasonality, axis=1)
+            forecast = forecast + (anchor / level)[:, :, None]
+        forecast = forecast * level[:, :, None]  # (batch, horizon, quantiles or 1)
+        return forecast if self.num_quantiles else forecast[:, :, 0]
 
     def get_config(self):
-        return {**super().get_config(), "horizon": self.horizon, "num_quantiles": self.num_quantiles}
+        return {
+            **super().get_config(),
+            "horizon": self.horizon,
+            "seasonality": self.seasonality,
+            "num_quantiles": self.num_quantiles,
+            "seasonal_naive_residual": self.seasonal_naive_residual,
+        }
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -455,6 +473,7 @@ class ForecastingTask(Task):
         "chunk_length": None,  # None: the seasonality (a day of hourly values per step)
         "quantiles": None,  # e.g. "0.1,0.5,0.9"
         "loss_scale": "level",  # or "seasonal_difference"
+        "seasonal_naive_residual": False,  # learn a correction to the seasonal-naive forecast
         "units": 128,
         "num_layers": 2,
         "bidirectional": False,
@@ -478,6 +497,14 @@ class ForecastingTask(Task):
         group.add_argument("--input-window", type=int, help="history values the model reads")
         group.add_argument("--chunk-length", type=int, help="history values per recurrent step")
         group.add_argument("--quantiles", help="also forecast these quantiles, e.g. 0.1,0.5,0.9")
+        group.add_argument(
+            "--loss-scale", choices=["level", "seasonal_difference"],
+            help="divide each window's loss by its level (like sMAPE) or seasonal difference (like MASE)",
+        )
+        group.add_argument(
+            "--seasonal-naive-residual", action=argparse.BooleanOptionalAction, default=None,
+            help="forecast a correction to the seasonal-naive forecast",
+        )
         group.add_argument("--steps-per-epoch", type=int, help="random windows batches per epoch")
         group.add_argument("--synthetic-series", type=int)
 
@@ -564,7 +591,13 @@ class ForecastingTask(Task):
         if config["dropout"]:
             hidden = keras.layers.Dropout(config["dropout"])(hidden)
         outputs = keras.layers.Dense(config["horizon"] * max(1, len(quantiles)), name="head")(hidden)
-        forecast = Rescale(config["horizon"], len(quantiles), name="forecast")(outputs, level)
+        forecast = Rescale(
+            config["horizon"],
+            config["seasonality"],
+            len(quantiles),
+            config["seasonal_naive_residual"],
+            name="forecast",
+        )(outputs, history, level)
         return keras.Model(history, forecast, name=f"forecasting_{config['cell']}")
 
     def build_losses(self, config):

@@ -289,3 +289,13 @@ def test_train_py_writes_m4_metrics_and_a_serving_export(tmp_path):
     forecast = serving(history=tf.constant(history))["forecast"].numpy()
     expected = keras.saving.load_model(run / "model.keras").predict(history[:, -12:], verbose=0)
     np.testing.assert_allclose(forecast, expected, rtol=1e-5)
+
+
+def test_seasonal_naive_residual_starts_from_the_seasonal_naive_forecast():
+    config = task_config(TASK, **{**TINY, "seasonal_naive_residual": True})
+    model = TASK.build_model(config)
+    head = model.get_layer("head")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    histories = np.random.default_rng(0).uniform(1, 9, (3, 12)).astype("float32")
+    expected = np.stack([m4.seasonal_naive(h, 6, 4) for h in histories])
+    np.testing.assert_allclose(model.predict(histories, verbose=0), expected, rtol=1e-6)
