@@ -147,16 +147,19 @@ def split_series(train, test, horizon, seasonality, train_path, test_path=None):
     """A SeriesSet from `{id: (values, line)}` dicts; without `test`, the last H values."""
     names, insamples, actuals = [], [], []
     for name, (values, line) in train.items():
+        where = f"{train_path}, line {line}"
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"{where}: series {name!r} has NaN or inf values.")
         if test is None:
             values, future = values[:-horizon], values[-horizon:]
-            where = f"{train_path}, line {line}"
         else:
             if name not in test:
-                raise ValueError(f"{test_path}: no row for series {name!r} (in {train_path}, line {line}).")
+                raise ValueError(f"{test_path}: no row for series {name!r} (in {where}).")
             future, test_line = test[name]
-            where = f"{test_path}, line {test_line}"
             if len(future) < horizon:
-                raise ValueError(f"{where}: series {name!r} has {len(future)} test values; need {horizon}.")
+                raise ValueError(
+                    f"{test_path}, line {test_line}: series {name!r} has {len(future)} test values; need {horizon}."
+                )
             future = future[:horizon]
         if len(values) < 2:
             raise ValueError(
@@ -217,7 +220,7 @@ def mackey_glass(length, rng, tau=17, beta=0.2, gamma=0.1, power=10, substeps=10
     total = (length + warmup) * substeps
     delay = tau * substeps
     x = np.empty(total + delay)
-    x[:delay] = 1.2 + 0.2 * rng.standard_normal(delay)
+    x[: delay + 1] = 1.2 + 0.2 * rng.standard_normal(delay + 1)
     dt = 1.0 / substeps
     for t in range(delay, total + delay - 1):
         lagged = x[t - delay]

@@ -138,13 +138,13 @@ def test_csv_folder_without_test_file_holds_out_the_last_horizon(tmp_path):
 
 
 def test_synthetic_series_are_deterministic_positive_and_long_enough():
-    config = task_config(TASK, synthetic_series=4)
+    config = task_config(TASK, synthetic_series=6)
     first, _ = forecasting.load_synthetic(config)
     second, _ = forecasting.load_synthetic(config)
     for a, b in zip(first.insamples, second.insamples):
         np.testing.assert_array_equal(a, b)
     assert all(len(v) > 3 * 48 and np.all(v > 0) for v in first.insamples)
-    assert first.actuals.shape == (4, 48)
+    assert first.actuals.shape == (6, 48) and np.all(np.isfinite(first.actuals))
 
 
 # ----------------------------------------------------------------- windows
@@ -299,3 +299,8 @@ def test_seasonal_naive_residual_starts_from_the_seasonal_naive_forecast():
     histories = np.random.default_rng(0).uniform(1, 9, (3, 12)).astype("float32")
     expected = np.stack([m4.seasonal_naive(h, 6, 4) for h in histories])
     np.testing.assert_allclose(model.predict(histories, verbose=0), expected, rtol=1e-6)
+
+
+def test_series_given_in_memory_are_checked_for_non_finite_values():
+    with pytest.raises(ValueError, match="mine, line 4: series 'A' has NaN or inf values"):
+        forecasting.split_series({"A": (np.array([1.0, np.nan, 2.0, 3.0]), 4)}, None, 1, 1, "mine")
