@@ -1,0 +1,411 @@
+"""Audio in: WAV files to float waveforms, and a streaming log-mel front end in the graph.
+
+`read_wav` reads PCM WAV files of any sample width (8-bit unsigned, 16/24/32-bit
+signed) and channel count with Python's `wave` module, averages channels to mono and
+scales to [-1, 1]; every error names the file. `resample` changes the sample rate
+by band-limited (FFT) interpolation.
+
+The layers compute features causally, so a model built on them can also run on audio
+chunks with state in and out, and give the same numbers as on the whole utterance:
+
+- `LogMelSpectrogram`: frame i covers samples `[(i + 1) h − L, (i + 1) h)` (frame
+  length `L`, hop `h`, zeros before the start), so `n` samples give `n // h` frames
+  and a frame needs no future sample. Per frame: `log(mel(|rfft(hann · frame)|²) + 1e-6)`,
+  then per-utterance mean and variance normalisation per mel bin.
+- `ConvSubsampling`: a strided convolution whose output `j` sees frames
+  `[(j + 1) s − k, (j + 1) s)` (kernel `k`, stride `s`).
+
+Both have `initial_state(batch)` and `stream(inputs, states) -> (outputs, states)`.
+"""
+
+import pathlib
+import wave
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+# ---------------------------------------------------------------- WAV files
+
+
+def read_wav(source, name=None):
+    """(mono float32 samples in [-1, 1], sample rate) of a PCM WAV file.
+
+    `source` is a path or a binary file object; `name` (default: the path) is what
+    errors call the file. Raises ValueError for anything that is not a complete PCM
+    WAV file.
+    """
+    name = str(name or source)
+    try:
+        with wave.open(str(source) if isinstance(source, pathlib.PurePath) else source, "rb") as reader:
+            channels, width = reader.getnchannels(), reader.getsampwidth()
+            rate, count = reader.getframerate(), reader.getnframes()
+            raw = reader.readframes(count)
+    except wave.Error as error:
+        raise ValueError(
+            f"{name}: not a PCM WAV file we can read ({error}); convert it to 16-bit PCM WAV, "
+            "e.g. `sox in.wav -b 16 -e signed-integer out.wav`."
+        ) from error
+    except EOFError as error:
+        raise ValueError(f"{name}: truncated WAV file (the header ends early).") from error
+    except OSError as error:
+        raise ValueError(f"{name}: cannot read ({error}).") from error
+    frame_bytes = channels * width
+    if len(raw) < count * frame_bytes:
+        raise ValueError(
+            f"{name}: truncated WAV file: the header announces {count} frames, "
+            f"the file holds {len(raw) // frame_bytes}."
+        )
+    if count == 0:
+        raise ValueError(f"{name}: the WAV file holds no samples.")
+    samples = _pcm_to_float(raw, width, name).reshape(count, channels)
+    return samples.mean(axis=1).astype("float32"), rate
+
+
+def _pcm_to_float(raw, width, name):
+    if width == 1:  # 8-bit WAV is unsigned, centred on 128
+        return (np.frombuffer(raw, np.uint8).astype("float32") - 128.0) / 128.0
+    if width == 2:
+        return np.frombuffer(raw, "<i2").astype("float32") / 32768.0
+    if width == 3:  # little-endian 24-bit: shift into the top of an int32
+        triples = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        values = (triples[:, 0] << 8) | (triples[:, 1] << 16) | (triples[:, 2] << 24)
+        return values.astype("float32") / 2.0**31
+    if width == 4:
+        return (np.frombuffer(raw, "<i4").astype("float64") / 2.0**31).astype("float32")
+    raise ValueError(f"{name}: {8 * width}-bit samples; expected 8, 16, 24 or 32-bit PCM.")
+
+
+def write_wav(path, samples, sample_rate, sample_width=2):
+    """Writes float samples in [-1, 1] (`(n,)` or `(n, channels)`) as PCM WAV."""
+    samples = np.asarray(samples, dtype="float64")
+    samples = samples[:, None] if samples.ndim == 1 else samples
+    scale = 2.0 ** (8 * sample_width - 1)
+    ints = np.clip(np.round(samples * scale), -scale, scale - 1).astype(np.int64)
+    if sample_width == 1:
+        raw = (ints + 128).astype(np.uint8).tobytes()
+    elif sample_width == 3:
+        raw = (ints.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :3]).tobytes()
+    else:
+        raw = ints.astype(f"<i{sample_width}").tobytes()
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(samples.shape[1])
+        writer.setsampwidth(sample_width)
+        writer.setframerate(sample_rate)
+        writer.writeframes(raw)
+
+
+def resample(samples, rate, target_rate):
+    """`samples` at `rate` Hz resampled to `target_rate` Hz (band-limited, via the FFT)."""
+    if rate == target_rate:
+        return samples
+    count = max(1, int(round(len(samples) * target_rate / rate)))
+    spectrum = np.fft.rfft(samples.astype("float64"))
+    bins = count // 2 + 1
+    spectrum = spectrum[:bins] if len(spectrum) >= bins else np.pad(spectrum, (0, bins - len(spectrum)))
+    return (np.fft.irfft(spectrum, count) * (count / len(samples))).astype("float32")
+
+
+def load_wav(source, sample_rate, name=None):
+    """(mono samples at `sample_rate`, the file's own rate); see `read_wav`."""
+    samples, rate = read_wav(source, name)
+    return resample(samples, rate, sample_rate), rate
+
+
+# ------------------------------------------------------------ front end
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LogMelSpectrogram(keras.layers.Layer):
+    """`[waveform (batch, samples), lengths (batch,)]` → normalised log-mel `(batch, frames, mel_bins)`.
+
+    Frames: see the module docstring; frame `i` is valid when `(i + 1) h ≤ length`.
+    Normalisation, per utterance and mel bin, with `d_t = x_t − μ₀`:
+
+        μ_t  = Σ d / (P + n)
+        σ²_t = (P σ₀² + Σ d²) / (P + n) − μ_t²
+        x̂_t  = (d_t − μ_t) / √(σ²_t + ε)
+
+    where the sums run over the utterance's `n` valid frames (`causal=False`) or its
+    valid frames up to `t` (`causal=True`, what streaming can compute), and the prior
+    (`μ₀`, `σ₀²`: the training set's mean and variance, set by `adapt`) counts as
+    `P = prior_frames` frames, so short or silent inputs stay finite. Padded frames
+    are zero and masked.
+    """
+
+    def __init__(
+        self,
+        sample_rate=8000,
+        frame_length=200,
+        frame_step=80,
+        fft_length=256,
+        num_mel_bins=40,
+        lower_edge_hertz=20.0,
+        upper_edge_hertz=None,
+        causal=True,
+        prior_frames=50.0,
+        epsilon=1e-3,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if frame_step > frame_length:
+            raise ValueError(f"frame_step {frame_step} must be at most frame_length {frame_length}.")
+        self.sample_rate = sample_rate
+        self.frame_length = frame_length
+        self.frame_step = frame_step
+        self.fft_length = fft_length
+        self.num_mel_bins = num_mel_bins
+        self.lower_edge_hertz = lower_edge_hertz
+        self.upper_edge_hertz = upper_edge_hertz or sample_rate / 2
+        self.causal = causal
+        self.prior_frames = prior_frames
+        self.epsilon = epsilon
+        self.prior_mean = self.add_weight(
+            shape=(num_mel_bins,), initializer="zeros", trainable=False, name="prior_mean"
+        )
+        self.prior_variance = self.add_weight(
+            shape=(num_mel_bins,), initializer="ones", trainable=False, name="prior_variance"
+        )
+
+    @property
+    def context(self):
+        """Samples before a frame's hop that it also reads."""
+        return self.frame_length - self.frame_step
+
+    def frame_lengths(self, lengths):
+        return lengths // self.frame_step
+
+    def log_mel(self, audio):
+        """Unnormalised log-mel of `audio` whose first `context` samples precede frame 0."""
+        frames = tf.signal.frame(audio, self.frame_length, self.frame_step)  # (batch, frames, L)
+        window = tf.signal.hann_window(self.frame_length, dtype=audio.dtype)
+        power = tf.math.square(tf.abs(tf.signal.rfft(frames * window, [self.fft_length])))
+        mel_matrix = tf.signal.linear_to_mel_weight_matrix(
+            self.num_mel_bins,
+            self.fft_length // 2 + 1,
+            self.sample_rate,
+            self.lower_edge_hertz,
+            self.upper_edge_hertz,
+            dtype=audio.dtype,
+        )
+        return tf.math.log(tf.tensordot(power, mel_matrix, 1) + 1e-6)  # (batch, frames, mel)
+
+    def call(self, inputs):
+        waveform, lengths = inputs
+        waveform = tf.convert_to_tensor(waveform, self.compute_dtype)
+        audio = tf.pad(waveform, [[0, 0], [self.context, 0]])
+        log_mel = self.log_mel(audio)
+        mask = tf.sequence_mask(self.frame_lengths(lengths), tf.shape(log_mel)[1])
+        weight = tf.cast(mask, log_mel.dtype)[..., None]  # (batch, frames, 1)
+        deviation = (log_mel - self.prior_mean) * weight
+        if self.causal:
+            sums = (tf.cumsum(deviation, axis=1), tf.cumsum(deviation**2, axis=1), tf.cumsum(weight, axis=1))
+        else:
+            sums = tuple(tf.reduce_sum(v, axis=1, keepdims=True) for v in (deviation, deviation**2, weight))
+        return self._normalise(deviation, *sums) * weight
+
+    def _normalise(self, deviation, sum_deviation, sum_square, count):
+        total = self.prior_frames + count
+        mean = sum_deviation / total
+        variance = (self.prior_frames * self.prior_variance + sum_square) / total - mean**2
+        return (deviation - mean) * tf.math.rsqrt(tf.maximum(variance, 0.0) + self.epsilon)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        waveform, lengths = inputs
+        # keras.ops, since Keras also calls this on symbolic inputs: the ends of the
+        # frames, (i + 1) h for frame i, are the positions of waveform[:, h - 1 :: h].
+        ends = ops.cumsum(ops.ones_like(waveform[:, self.frame_step - 1 :: self.frame_step]), axis=1)
+        return ends * self.frame_step <= ops.cast(lengths, ends.dtype)[:, None]
+
+    def compute_output_shape(self, input_shape):
+        waveform_shape = input_shape[0]
+        frames = None if waveform_shape[1] is None else waveform_shape[1] // self.frame_step
+        return (waveform_shape[0], frames, self.num_mel_bins)
+
+    # -- streaming
+
+    def initial_state(self, batch):
+        """[last `context` samples, Σ d, Σ d², n]: the state before any audio."""
+        return [
+            tf.zeros([batch, self.context]),
+            tf.zeros([batch, self.num_mel_bins]),
+            tf.zeros([batch, self.num_mel_bins]),
+            tf.zeros([batch, 1]),
+        ]
+
+    def stream(self, chunk, states):
+        """Features of a chunk of `k · frame_step` samples following `states`: `k` frames."""
+        if not self.causal:
+            raise ValueError(f"{self.name}: streaming needs causal=True normalisation.")
+        tail, sum_deviation, sum_square, count = states
+        audio = tf.concat([tail, chunk], axis=1)
+        log_mel = self.log_mel(audio)  # (batch, k, mel)
+        deviation = log_mel - self.prior_mean
+        steps = tf.cast(tf.range(1, tf.shape(log_mel)[1] + 1), log_mel.dtype)[None, :, None]
+        cumulative = (
+            sum_deviation[:, None] + tf.cumsum(deviation, axis=1),
+            sum_square[:, None] + tf.cumsum(deviation**2, axis=1),
+            count[:, None] + steps,
+        )
+        features = self._normalise(deviation, *cumulative)
+        new_states = [audio[:, tf.shape(audio)[1] - self.context :]] + [
+            tf.concat([s[:, None], c], axis=1)[:, -1] for s, c in zip((sum_deviation, sum_square, count), cumulative)
+        ]
+        return features, new_states
+
+    # -- the prior
+
+    def adapt(self, batches):
+        """Sets the prior to the mean and variance of the valid frames of `(waveform, lengths)` batches."""
+        total, total_square, count = 0.0, 0.0, 0.0
+        for waveform, lengths in batches:
+            audio = tf.pad(tf.convert_to_tensor(waveform, "float32"), [[0, 0], [self.context, 0]])
+            log_mel = self.log_mel(audio).numpy().astype("float64")
+            mask = (np.arange(log_mel.shape[1])[None] < (np.asarray(lengths) // self.frame_step)[:, None])
+            valid = log_mel[mask]
+            total += valid.sum(axis=0)
+            total_square += (valid**2).sum(axis=0)
+            count += len(valid)
+        if count == 0:
+            raise ValueError("LogMelSpectrogram.adapt: no valid frames in the data.")
+        mean = total / count
+        self.prior_mean.assign(mean.astype("float32"))
+        self.prior_variance.assign(np.maximum(total_square / count - mean**2, 1e-6).astype("float32"))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "sample_rate": self.sample_rate,
+            "frame_length": self.frame_length,
+            "frame_step": self.frame_step,
+            "fft_length": self.fft_length,
+            "num_mel_bins": self.num_mel_bins,
+            "lower_edge_hertz": self.lower_edge_hertz,
+            "upper_edge_hertz": self.upper_edge_hertz,
+            "causal": self.causal,
+            "prior_frames": self.prior_frames,
+            "epsilon": self.epsilon,
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ConvSubsampling(keras.layers.Layer):
+    """`(batch, frames, features)` → `(batch, ⌈frames / s⌉, filters)`: `relu(conv1d(x))`, stride `s`.
+
+    Output `j` sees input frames `[(j + 1) s − k, (j + 1) s)` (zeros before the
+    start, kernel `k ≥ s`), so it needs no future frame; the mask keeps output `j`
+    when input frame `j s` is valid.
+    """
+
+    def __init__(self, filters, stride=2, kernel_size=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.stride = stride
+        self.kernel_size = kernel_size or 2 * stride
+        if self.kernel_size < stride:
+            raise ValueError(f"kernel_size {self.kernel_size} must be at least the stride {stride}.")
+        self.conv = keras.layers.Conv1D(
+            filters, self.kernel_size, strides=stride, activation="relu", name="conv"
+        )
+        self.supports_masking = True
+
+    @property
+    def context(self):
+        """Input frames before an output's own stride that it also reads."""
+        return self.kernel_size - self.stride
+
+    def build(self, input_shape):
+        self.conv.build((input_shape[0], None, input_shape[-1]))
+
+    def call(self, inputs, mask=None):
+        frames = tf.shape(inputs)[1]
+        right = (-frames) % self.stride
+        return self.conv(tf.pad(inputs, [[0, 0], [self.context, right], [0, 0]]))
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if previous_mask is None:
+            return None
+        return previous_mask[:, :: self.stride]  # input frames 0, s, 2s, ...: ⌈frames / s⌉
+
+    def compute_output_shape(self, input_shape):
+        frames = input_shape[1]
+        return (input_shape[0], None if frames is None else -(-frames // self.stride), self.filters)
+
+    def output_lengths(self, lengths):
+        return -(-lengths // self.stride)
+
+    # -- streaming
+
+    def initial_state(self, batch, features):
+        return [tf.zeros([batch, self.context, features])]
+
+    def stream(self, inputs, states):
+        """Outputs for `k · stride` input frames following `states`: `k` outputs."""
+        (previous,) = states
+        frames = tf.concat([previous, inputs], axis=1)
+        return self.conv(frames), [frames[:, tf.shape(frames)[1] - self.context :]]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "stride": self.stride,
+            "kernel_size": self.kernel_size,
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SpecAugment(keras.layers.Layer):
+    """In training, zeroes random bands of features and random spans of frames (Park et al. 2019).
+
+    Per utterance: `frequency_masks` bands of 0 to `frequency_width` features and
+    `time_masks` spans of 0 to `time_width` frames. The identity at inference.
+    """
+
+    def __init__(self, frequency_masks=2, frequency_width=8, time_masks=2, time_width=5, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.frequency_masks = frequency_masks
+        self.frequency_width = frequency_width
+        self.time_masks = time_masks
+        self.time_width = time_width
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def _spans(self, batch, size, count, width):
+        """(batch, size) bool: True inside one of `count` random spans of up to `width`."""
+        positions = ops.arange(size)[None]
+        inside = ops.zeros((batch, size), dtype="bool")
+        for _ in range(count):
+            span = keras.random.randint((batch, 1), 0, width + 1, seed=self.seed_generator)
+            start = ops.floor(
+                keras.random.uniform((batch, 1), seed=self.seed_generator)
+                * ops.cast(ops.maximum(size - span, 0) + 1, "float32")
+            )
+            start = ops.cast(start, "int32")
+            inside = inside | ((positions >= start) & (positions < start + span))
+        return inside
+
+    def call(self, features, training=False):
+        if not training:
+            return features
+        shape = ops.shape(features)
+        batch, frames, bins = shape[0], shape[1], shape[2]
+        masked_bins = self._spans(batch, bins, self.frequency_masks, self.frequency_width)
+        masked_frames = self._spans(batch, frames, self.time_masks, self.time_width)
+        keep = ~(masked_bins[:, None, :] | masked_frames[:, :, None])
+        return features * ops.cast(keep, features.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "frequency_masks": self.frequency_masks,
+            "frequency_width": self.frequency_width,
+            "time_masks": self.time_masks,
+            "time_width": self.time_width,
+            "seed": self.seed,
+        }
