@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from zoo.layers import GRU, LSTM
+from zoo.layers.lstm import GREFF_VARIANTS
 
 # The recurrent layer behind each `--cell` name. The keras_* and rnn entries are
 # the comparison baselines.
@@ -15,6 +16,17 @@ CELLS = {
     "keras_lstm": lambda units, **kw: keras.layers.LSTM(units, **kw),
     "rnn": lambda units, **kw: keras.layers.SimpleRNN(units, **kw),
 }
+
+# Greff et al. 2016's LSTM variants: `lstm_peephole` is their vanilla LSTM (V),
+# `lstm_nig`, `lstm_cifg`, ... change it in one place; their NP is `lstm`.
+GREFF_CELLS = {
+    ("lstm_peephole" if variant == "V" else f"lstm_{variant.lower()}"): options
+    for variant, options in GREFF_VARIANTS.items()
+    if variant != "NP"
+}
+CELLS.update(
+    {name: (lambda units, options=options, **kw: LSTM(units, **options, **kw)) for name, options in GREFF_CELLS.items()}
+)
 
 
 def recurrent_layer(cell, units, **kwargs):

@@ -177,16 +177,18 @@ class FusedRNN(keras.layers.RNN):
                 f"of shape (batch, {self.units}), got {len(states)}."
             )
         batch = sequences.shape[0]
-        for index, state in enumerate(states):
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
+        for index, (state, size) in enumerate(zip(states, sizes)):
             shape = tuple(state.shape)
             if (
                 len(shape) != 2
-                or shape[1] != self.units
+                or shape[1] != size
                 or (batch is not None and shape[0] is not None and shape[0] != batch)
             ):
+                width = "units" if size == self.units else "state size"
                 raise ValueError(
                     f"{self.name}: `initial_state[{index}]` must have shape "
-                    f"(batch, units) = ({batch}, {self.units}), got {shape}."
+                    f"(batch, {width}) = ({batch}, {size}), got {shape}."
                 )
 
     def _check_mask(self, sequences, mask):
