@@ -43,7 +43,10 @@ def build_optimizer(config, steps_per_epoch):
 
 
 def train_and_export(task, config, output_dir="runs", export_dir="saved_models", resume=None):
-    """Trains `task` with `config`; returns (run folder, test metrics, export path)."""
+    """Trains `task` with `config`; returns (run folder, test metrics, export path).
+
+    `export_dir=None` skips the export (the export path returned is then None).
+    """
     keras.utils.set_random_seed(config["seed"])
     data = task.build_inputs(config)
     print(data.description, flush=True)
@@ -97,14 +100,16 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
     (run_dir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
     model.save(run_dir / "model.keras")
 
-    export_path = export_saved_model(
-        model,
-        task.serving_signatures(model, data, config),
-        pathlib.Path(export_dir) / f"{task.name}-{config['cell']}",
-        metadata={"task": task.name, "config": config, "data": data.info, "test_metrics": metrics},
-        serving_examples=task.serving_examples(data, config),
-    )
-    print(f"exported {export_path}")
+    export_path = None
+    if export_dir is not None:  # None: no export (e.g. the evaluation harness's runs)
+        export_path = export_saved_model(
+            model,
+            task.serving_signatures(model, data, config),
+            pathlib.Path(export_dir) / f"{task.name}-{config['cell']}",
+            metadata={"task": task.name, "config": config, "data": data.info, "test_metrics": metrics},
+            serving_examples=task.serving_examples(data, config),
+        )
+        print(f"exported {export_path}")
 
     final_dir = run_dir.with_name(run_dir.name.removesuffix(PARTIAL))
     os.rename(run_dir, final_dir)

@@ -1,0 +1,477 @@
+"""The evaluation report: `results/<name>/report.md` and its PNGs from `results.csv`.
+
+Tables of mean ± std over seeds, Welch's t-test between GRU and LSTM, the probes,
+and one verdict line per folklore claim, each with the numbers behind it and
+"supported", "not supported" or "inconclusive on this grid".
+"""
+
+import collections
+import csv
+import json
+import math
+import pathlib
+import platform
+import time
+
+import numpy as np
+from scipy import stats
+
+SIGNIFICANCE = 0.05
+CELL_ORDER = ["gru", "gru_matched", "gru_reset_before", "lstm", "rnn"]
+
+
+# --------------------------------------------------------------- reading rows
+
+
+def load_rows(path):
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        for key in ("value", "parameters", "seconds_per_epoch", "latency_ms", "step_latency_ms", "train_seconds"):
+            row[key] = float(row[key]) if row.get(key) not in (None, "") else math.nan
+        row["length"] = int(row["length"]) if row.get("length") else None
+        row["higher_is_better"] = row.get("higher_is_better") == "True"
+    return rows
+
+
+def cell_sort_key(cell):
+    return (CELL_ORDER.index(cell) if cell in CELL_ORDER else len(CELL_ORDER), cell)
+
+
+class TaskTable:
+    """The task rows of one task, by cell."""
+
+    def __init__(self, rows, task):
+        self.task, self.family = task, None  # family: set when the task comes in several sizes
+        self.rows = [r for r in rows if r["task"] == task and r["kind"] == "task"]
+        self.baselines = [r for r in rows if r["task"] == task and r["kind"] == "baseline"]
+        self.metric = self.rows[0]["metric"] if self.rows else self.baselines[0]["metric"]
+        self.higher_is_better = (self.rows or self.baselines)[0]["higher_is_better"]
+        self.by_cell = collections.defaultdict(list)
+        for row in self.rows:
+            self.by_cell[row["cell"]].append(row)
+
+    def values(self, cell, key="value"):
+        return np.array([r[key] for r in self.by_cell.get(cell, [])], float)
+
+    def better(self, a, b):
+        """Signed advantage of mean a over mean b in the metric's good direction."""
+        return (a - b) if self.higher_is_better else (b - a)
+
+    def compare(self, cell_a, cell_b, key="value"):
+        a, b = self.values(cell_a, key), self.values(cell_b, key)
+        if len(a) == 0 or len(b) == 0:
+            return None
+        p = welch_p(a, b)
+        return {"a": a, "b": b, "mean_a": a.mean(), "mean_b": b.mean(), "p": p}
+
+
+def welch_p(a, b):
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    if np.std(a) == 0 and np.std(b) == 0:
+        return 1.0 if np.mean(a) == np.mean(b) else 0.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def mean_std(values, digits=4):
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def longest_solved(rows, probe, cell):
+    """(longest T solved or 0, lengths tried) for a probe and cell."""
+    tried = [r for r in rows if r["kind"] == "probe" and r["task"] == probe and r["cell"] == cell]
+    solved = [r["length"] for r in tried if r["solved"] == "True"]
+    return (max(solved) if solved else 0), sorted(r["length"] for r in tried)
+
+
+# ------------------------------------------------------------------ verdicts
+
+
+def verdict_alike(tables):
+    tested = [(t, t.compare("gru", "lstm")) for t in tables]
+    tested = [(t, c) for t, c in tested if c]
+    if not tested or any(math.isnan(c["p"]) for _, c in tested):
+        return "inconclusive", "needs GRU and LSTM runs with at least 2 seeds on each task"
+    alike = [(t, c) for t, c in tested if c["p"] >= SIGNIFICANCE]
+    details = "; ".join(
+        f"{t.task} {t.metric} GRU {mean_std(c['a'])} vs LSTM {mean_std(c['b'])} (Welch p={c['p']:.2f})"
+        for t, c in tested
+    )
+    verdict = "supported" if 2 * len(alike) >= len(tested) else "not supported"
+    return verdict, f"no significant difference (p ≥ {SIGNIFICANCE}) on {len(alike)} of {len(tested)} tasks: {details}"
+
+
+def verdict_fewer_faster(tables):
+    parts, fewer, faster, n = [], 0, 0, 0
+    for table in tables:
+        params = table.compare("gru", "lstm", "parameters")
+        speed = table.compare("gru", "lstm", "seconds_per_epoch")
+        if not params or not speed:
+            continue
+        n += 1
+        fewer += params["mean_a"] < params["mean_b"]
+        faster += speed["mean_a"] < speed["mean_b"]
+        parts.append(
+            f"{table.task}: {params['mean_a']:,.0f} vs {params['mean_b']:,.0f} parameters "
+            f"({params['mean_a'] / params['mean_b']:.2f}x), {speed['mean_a']:.2f} vs {speed['mean_b']:.2f} s/epoch "
+            f"({speed['mean_a'] / speed['mean_b']:.2f}x, p={speed['p']:.2f})"
+        )
+    if not n:
+        return "inconclusive", "no task has both GRU and LSTM runs"
+    if fewer == n and 2 * faster > n:
+        verdict = "supported"
+    elif fewer < n or 2 * faster < n:
+        verdict = "not supported"
+    else:
+        verdict = "inconclusive"
+    return verdict, (
+        f"GRU has fewer parameters on {fewer} of {n} tasks and a shorter epoch (mean) on {faster} of {n} "
+        f"(same units; epoch times include the first epoch's tracing): " + "; ".join(parts)
+    )
+
+
+def verdict_longer_and_larger(rows, tables):
+    probe_parts, probe_votes = [], []
+    for probe in ("adding", "copy"):
+        gru, tried = longest_solved(rows, probe, "gru")
+        lstm, _ = longest_solved(rows, probe, "lstm")
+        if not tried:
+            continue
+        probe_parts.append(f"{probe}: longest T solved GRU {gru or 'none'}, LSTM {lstm or 'none'} (tried {tried})")
+        if gru or lstm:
+            probe_votes.append(np.sign(lstm - gru))
+    if not probe_votes:
+        longer = "inconclusive"
+    elif any(v > 0 for v in probe_votes) and not any(v < 0 for v in probe_votes):
+        longer = "supported"
+    elif any(v > 0 for v in probe_votes):
+        longer = "inconclusive"
+    else:
+        longer = "not supported"
+
+    families = collections.defaultdict(list)
+    for table in tables:
+        size = table.rows[0].get("train_size") if table.rows else None
+        family = table.family
+        if family and size:
+            families[family].append((int(size), table))
+    size_parts, size_votes = [], []
+    for family, members in families.items():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda m: m[0])
+        gaps = []
+        for size, table in (members[0], members[-1]):
+            comparison = table.compare("lstm", "gru")
+            if comparison:
+                gaps.append((size, table.better(comparison["mean_a"], comparison["mean_b"]), comparison["p"]))
+        if len(gaps) == 2:
+            (small, gap_small, _), (large, gap_large, p_large) = gaps
+            size_parts.append(
+                f"{family}: LSTM − GRU {members[0][1].metric} {gap_small:+.4f} at {small:,} training examples, "
+                f"{gap_large:+.4f} at {large:,} (p={p_large:.2f} at the larger)"
+            )
+            size_votes.append(gap_large > gap_small and gap_large > 0)
+    larger = "inconclusive" if not size_votes else "supported" if all(size_votes) else "not supported"
+    if "not supported" in (longer, larger):
+        verdict = "not supported"
+    elif longer == larger == "supported":
+        verdict = "supported"
+    else:
+        verdict = "inconclusive"
+    text = (
+        f"longer dependencies {longer} ({'; '.join(probe_parts) or 'no probes'}); "
+        f"gains on larger data {larger} ({'; '.join(size_parts) or 'no task at two training-set sizes'})"
+    )
+    return verdict, text
+
+
+def verdict_beat_rnn(rows, tables):
+    parts, wins, significant, n = [], 0, 0, 0
+    for table in tables:
+        for cell in ("gru", "lstm"):
+            comparison = table.compare(cell, "rnn")
+            if not comparison:
+                continue
+            n += 1
+            won = table.better(comparison["mean_a"], comparison["mean_b"]) > 0
+            wins += won
+            significant += won and comparison["p"] < SIGNIFICANCE
+            parts.append(
+                f"{table.task} {cell.upper()} {comparison['mean_a']:.4f} vs RNN {comparison['mean_b']:.4f} "
+                f"(p={comparison['p']:.2f})"
+            )
+    probe_parts = []
+    for probe in ("adding", "copy"):
+        solved = {cell: longest_solved(rows, probe, cell)[0] for cell in ("gru", "lstm", "rnn")}
+        if longest_solved(rows, probe, "rnn")[1]:
+            probe_parts.append(f"{probe} longest T GRU {solved['gru']}, LSTM {solved['lstm']}, RNN {solved['rnn']}")
+    if not n:
+        return "inconclusive", "no RNN runs"
+    if wins == n and 2 * significant >= n:
+        verdict = "supported"
+    elif 2 * wins <= n:
+        verdict = "not supported"
+    else:
+        verdict = "inconclusive"
+    return verdict, (
+        f"GRU/LSTM better than the plain RNN in {wins} of {n} comparisons ({significant} with p < {SIGNIFICANCE}): "
+        + "; ".join(parts) + (f"; probes: {'; '.join(probe_parts)}" if probe_parts else "")
+    )
+
+
+def verdict_long_streaming(rows):
+    latency = [r for r in rows if r["kind"] == "latency"]
+    if not latency:
+        return "inconclusive", "no latency rows"
+    parts, linear = [], []
+    for cell in sorted({r["cell"] for r in latency}, key=cell_sort_key):
+        cell_rows = sorted((r for r in latency if r["cell"] == cell), key=lambda r: r["length"])
+        short, long = cell_rows[0], cell_rows[-1]
+        per_step_short, per_step_long = short["value"] / short["length"], long["value"] / long["length"]
+        linear.append(per_step_long <= 1.5 * per_step_short)
+        parts.append(
+            f"{cell}: one streaming step {np.median([r['step_latency_ms'] for r in cell_rows]):.2f} ms; whole sequence "
+            f"{short['value']:.1f} ms at T={short['length']}, {long['value']:.1f} ms at T={long['length']} "
+            f"({long['value'] / short['value']:.1f}x for {long['length'] / short['length']:.0f}x the steps)"
+        )
+    solved = max(
+        [longest_solved(rows, probe, cell)[0] for probe in ("adding", "copy") for cell in ("gru", "lstm")] + [0]
+    )
+    learned = f"the longest dependency learned by GRU/LSTM on the probes is T={solved or 'none'}"
+    if all(linear) and solved >= 100:
+        verdict = "supported"
+    elif not any(linear):
+        verdict = "not supported"
+    else:
+        verdict = "inconclusive"
+    return verdict, (
+        f"state of constant size, cost per step constant in T (whole-sequence time grows at most "
+        f"linearly: {'yes' if all(linear) else 'no'} for every cell); {learned}: " + "; ".join(parts)
+    )
+
+
+CLAIMS = [
+    ("GRU and LSTM perform alike on many tasks", lambda rows, tables: verdict_alike(tables)),
+    ("GRU has fewer parameters and trains faster", lambda rows, tables: verdict_fewer_faster(tables)),
+    ("LSTM keeps longer dependencies and gains on larger data", verdict_longer_and_larger),
+    ("both beat a plain RNN", verdict_beat_rnn),
+    ("recurrent models suit long and streaming inputs", lambda rows, tables: verdict_long_streaming(rows)),
+]
+
+
+# --------------------------------------------------------------------- plots
+
+
+def plot_all(rows, tables, results_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+
+    def save(figure, name):
+        figure.tight_layout()
+        figure.savefig(results_dir / name, dpi=90)
+        plt.close(figure)
+        written.append(name)
+
+    if tables:
+        figure, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 3.4), squeeze=False)
+        for axis, table in zip(axes[0], tables):
+            for cell in sorted(table.by_cell, key=cell_sort_key):
+                curves = [json.loads(r["val_loss_curve"] or "[]") for r in table.by_cell[cell]]
+                longest = max(len(c) for c in curves)
+                mean = [np.mean([c[e] for c in curves if len(c) > e]) for e in range(longest)]
+                axis.plot(range(1, longest + 1), mean, marker="o", label=cell)
+            axis.set(title=table.task, xlabel="epoch", ylabel="validation loss (mean over seeds)")
+            axis.legend(fontsize=7)
+        save(figure, "learning_curves.png")
+
+        figure, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 3.4), squeeze=False)
+        for axis, table in zip(axes[0], tables):
+            for cell in sorted(table.by_cell, key=cell_sort_key):
+                axis.scatter(table.values(cell, "parameters"), table.values(cell), label=cell, s=18)
+            for baseline in table.baselines:
+                axis.axhline(baseline["value"], linestyle="--", linewidth=0.8, color="gray")
+                axis.annotate(baseline["cell"], (axis.get_xlim()[0], baseline["value"]), fontsize=7, color="gray")
+            axis.set(title=table.task, xlabel="parameters", ylabel=table.metric)
+            axis.legend(fontsize=7)
+        save(figure, "metric_vs_parameters.png")
+
+        figure, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 3.4), squeeze=False)
+        for axis, table in zip(axes[0], tables):
+            cells = sorted(table.by_cell, key=cell_sort_key)
+            means = [np.nanmean(table.values(c, "seconds_per_epoch")) for c in cells]
+            errors = [np.nanstd(table.values(c, "seconds_per_epoch")) for c in cells]
+            axis.bar(cells, means, yerr=errors, color="tab:blue")
+            axis.set(title=table.task, ylabel="seconds per epoch")
+            axis.tick_params(axis="x", rotation=45, labelsize=7)
+        save(figure, "time_per_epoch.png")
+
+    norms_path = results_dir / "gradient_norms.json"
+    if norms_path.exists():
+        norms = json.loads(norms_path.read_text())
+        figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+        for axis, stage in zip(axes, ("initial", "trained")):
+            for cell in sorted(norms, key=cell_sort_key):
+                values = np.maximum(np.array(norms[cell][stage]), 1e-30)
+                axis.semilogy(range(1, len(values) + 1), values, label=cell)
+            length = next(iter(norms.values()))["length"]
+            axis.set(
+                title=f"adding problem, T={length}: {'at initialisation' if stage == 'initial' else 'after training'}",
+                xlabel="step t", ylabel="‖∂L/∂h_t‖ (mean over batch)",
+            )
+            axis.legend(fontsize=7)
+        save(figure, "gradient_norms.png")
+
+    latency = [r for r in rows if r["kind"] == "latency"]
+    if latency:
+        figure, axis = plt.subplots(figsize=(5, 3.6))
+        for cell in sorted({r["cell"] for r in latency}, key=cell_sort_key):
+            cell_rows = sorted((r for r in latency if r["cell"] == cell), key=lambda r: r["length"])
+            line = axis.loglog([r["length"] for r in cell_rows], [r["value"] for r in cell_rows], marker="o", label=f"{cell} sequence")
+            axis.axhline(np.median([r["step_latency_ms"] for r in cell_rows]), linestyle=":", color=line[0].get_color())
+        axis.set(title="batch-1 inference (dotted: one streaming step)", xlabel="T", ylabel="ms")
+        axis.legend(fontsize=7)
+        save(figure, "latency.png")
+    return written
+
+
+# -------------------------------------------------------------------- report
+
+
+def task_tables(rows):
+    names = []
+    for row in rows:
+        if row["kind"] in ("task", "baseline") and row["task"] not in names:
+            names.append(row["task"])
+    tables = [TaskTable(rows, name) for name in names]
+    return [t for t in tables if t.rows or t.baselines]
+
+
+def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
+    results_dir = pathlib.Path(results_dir)
+    rows = load_rows(results_dir / "results.csv")
+    specs = {spec.name: spec for spec in grid.tasks}
+    tables = task_tables(rows)
+    for table in tables:
+        spec = specs.get(table.task)
+        table.family = spec.family if spec else None
+        for row in table.rows:
+            row["train_size"] = spec.train_size if spec else None
+    images = plot_all(rows, tables, results_dir)
+    import keras
+    import tensorflow as tf
+
+    lines = [
+        f"# Evaluation: GRU or LSTM? (grid `{grid_name}`)",
+        "",
+        f"Command: `{command.strip()}`. Written {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()} "
+        f"with {__import__('os').cpu_count()} CPU cores, TensorFlow {tf.__version__}, Keras {keras.__version__}."
+        + (f" Wall time of this invocation: {wall_seconds / 60:.1f} min." if wall_seconds is not None else ""),
+        f"{len(rows)} runs in [results.csv](results.csv) (one row per run; `extra` holds the other metrics).",
+        "",
+        "Every task run trains through `zoo.training.train_and_export` with the grid's budget (same units, "
+        "epochs, batch size, learning rate and data for every cell; early stopping on validation loss). "
+        "`gru_matched` is a GRU with more units so that its parameter count equals the LSTM's (Chung et al. "
+        "2014). Mean ± sample std over seeds; p from Welch's t-test.",
+        "",
+        "## Verdicts",
+        "",
+    ]
+    for claim, judge in CLAIMS:
+        verdict, text = judge(rows, tables)
+        lines.append(f"- **{claim}: {verdict} on this grid.** {text}")
+    lines += ["", "## Tasks", ""]
+    for table in tables:
+        arrow = "higher is better" if table.higher_is_better else "lower is better"
+        lines += [
+            f"### {table.task} (`{table.metric}`, {arrow})",
+            "",
+            "| cell | seeds | units | parameters | " + table.metric + " | s/epoch | epochs to target | latency ms (batch 1) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for cell in sorted(table.by_cell, key=cell_sort_key):
+            cell_rows = table.by_cell[cell]
+            to_target = [int(r["epochs_to_target"]) for r in cell_rows if r["epochs_to_target"]]
+            lines.append(
+                f"| {cell} | {len(cell_rows)} | {cell_rows[0]['units']} | {np.mean(table.values(cell, 'parameters')):,.0f} "
+                f"| {mean_std(table.values(cell))} | {mean_std(table.values(cell, 'seconds_per_epoch'), 2)} "
+                f"| {len(to_target)}/{len(cell_rows)} reached" + (f", mean {np.mean(to_target):.1f}" if to_target else "")
+                + f" | {mean_std(table.values(cell, 'latency_ms'), 2)} |"
+            )
+        for baseline in table.baselines:
+            lines.append(f"| {baseline['cell']} (baseline) | – | – | {baseline['parameters']:,.0f} | {baseline['value']:.4f} | – | – | – |")
+        comparisons = [("gru", "lstm"), ("gru_matched", "lstm"), ("gru", "rnn"), ("lstm", "rnn")]
+        tests = [(a, b, table.compare(a, b)) for a, b in comparisons]
+        tests = [(a, b, c) for a, b, c in tests if c]
+        if tests:
+            lines += ["", "| comparison | difference of means | Welch p |", "|---|---|---|"]
+            for a, b, c in tests:
+                lines.append(f"| {a} vs {b} | {c['mean_a'] - c['mean_b']:+.4f} | {c['p']:.3f} |")
+        lines.append("")
+
+    probes = [r for r in rows if r["kind"] == "probe"]
+    if probes:
+        lengths = sorted({r["length"] for r in probes})
+        lines += [
+            "## Long-range probes",
+            "",
+            f"Adding problem (solved: test MSE < 0.01; predicting 1 scores 0.167) and copy memory (solved: "
+            f"recall accuracy ≥ 0.99; guessing scores 0.125), one model per cell and T, the same training budget "
+            f"(`{json.loads(probes[0]['extra']).get('steps')}` batches of 32) at every T. A longer T is not tried "
+            f"once a shorter one is unsolved (`–`).",
+            "",
+            "| probe | cell | longest T solved | " + " | ".join(f"T={t}" for t in lengths) + " |",
+            "|---|---|---|" + "---|" * len(lengths),
+        ]
+        for probe in ("adding", "copy"):
+            for cell in sorted({r["cell"] for r in probes if r["task"] == probe}, key=cell_sort_key):
+                by_length = {r["length"]: r for r in probes if r["task"] == probe and r["cell"] == cell}
+                cells = [
+                    f"{by_length[t]['value']:.3f}{' ✓' if by_length[t]['solved'] == 'True' else ''}" if t in by_length else "–"
+                    for t in lengths
+                ]
+                lines.append(f"| {probe} | {cell} | {longest_solved(rows, probe, cell)[0] or 'none'} | " + " | ".join(cells) + " |")
+        lines.append("")
+    gradients = [r for r in rows if r["kind"] == "gradients"]
+    if gradients:
+        lines += [
+            f"Gradient norm through time (adding problem, T={gradients[0]['length']}): ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖, "
+            "how much of the loss's gradient reaches the first step.",
+            "",
+            "| cell | at initialisation | after training | test MSE after training |",
+            "|---|---|---|---|",
+        ]
+        for row in sorted(gradients, key=lambda r: cell_sort_key(r["cell"])):
+            extra = json.loads(row["extra"])
+            lines.append(f"| {row['cell']} | {extra['initial_ratio']:.2e} | {row['value']:.2e} | {extra['mse']:.4f} |")
+        lines.append("")
+    latency = [r for r in rows if r["kind"] == "latency"]
+    if latency:
+        lengths = sorted({r["length"] for r in latency})
+        lines += [
+            "## Latency: whole sequence vs streaming step (batch 1, probe-sized models)",
+            "",
+            "| cell | one step ms | " + " | ".join(f"T={t} ms" for t in lengths) + " |",
+            "|---|---|" + "---|" * len(lengths),
+        ]
+        for cell in sorted({r["cell"] for r in latency}, key=cell_sort_key):
+            by_length = {r["length"]: r for r in latency if r["cell"] == cell}
+            step = np.median([r["step_latency_ms"] for r in by_length.values()])
+            lines.append(f"| {cell} | {step:.3f} | " + " | ".join(f"{by_length[t]['value']:.1f}" if t in by_length else "–" for t in lengths) + " |")
+        lines.append("")
+    if images:
+        lines += ["## Plots", ""] + [f"![{name[:-4]}]({name})" for name in images] + [""]
+    path = results_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path
