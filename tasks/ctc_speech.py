@@ -110,7 +110,8 @@ class Clip(NamedTuple):
 
 
 def _fsdd_archives(data_dir):
-    return sorted(pathlib.Path(data_dir).glob("*.tar.gz")) + sorted(pathlib.Path(data_dir).glob("*.tgz"))
+    root = pathlib.Path(data_dir)
+    return sorted(root.glob("*.tar.gz")) + sorted(root.glob("*.tgz"))
 
 
 def _fsdd_wavs(data_dir):
@@ -123,7 +124,8 @@ def fsdd_is_available(data_dir):
     """True when `data_dir` holds FSDD WAVs or an archive of them (decides in milliseconds)."""
     if not data_dir or not pathlib.Path(data_dir).is_dir():
         return False
-    return bool(_fsdd_wavs(data_dir)) or any("recordings" in p.name or "fsdd" in p.name.lower() for p in _fsdd_archives(data_dir))
+    archives = [p.name.lower() for p in _fsdd_archives(data_dir)]
+    return bool(_fsdd_wavs(data_dir)) or any("recordings" in a or "fsdd" in a for a in archives)
 
 
 def load_fsdd(data_dir, sample_rate=SAMPLE_RATE):
@@ -179,9 +181,13 @@ def split_fsdd(clips, test_speakers=None):
     held_out = set(test_speakers or [])
     unknown = held_out - set(speakers)
     if unknown:
-        raise ValueError(f"--test-speakers {sorted(unknown)}: not in the data; its speakers are {speakers}.")
+        raise ValueError(
+            f"--test-speakers {sorted(unknown)}: not in the data; its speakers are {speakers}."
+        )
     if held_out and held_out == set(speakers):
-        raise ValueError(f"--test-speakers holds out every speaker {speakers}; leave one or more for training.")
+        raise ValueError(
+            f"--test-speakers holds out every speaker {speakers}; leave one or more for training."
+        )
     test = [c for c in clips if c.take in FSDD_TEST_TAKES and (not held_out or c.speaker in held_out)]
     pool = [c for c in clips if c.take not in FSDD_TEST_TAKES and c.speaker not in held_out]
     validation = [c for c in pool if c.take in FSDD_VALIDATION_TAKES]
@@ -278,7 +284,8 @@ def synthetic_digit(digit, voice, rng, sample_rate=SAMPLE_RATE):
     durations = [
         PHONE_MS[_kind(p)] / 1000 * voice["rate"] * rng.uniform(0.65, 1.45) for p in phones
     ]
-    bounds = np.concatenate([[0], np.cumsum(np.round(np.array(durations) * sample_rate))]).astype(int)
+    bounds = np.concatenate([[0], np.cumsum(np.round(np.array(durations) * sample_rate))])
+    bounds = bounds.astype(int)  # phone i is samples bounds[i]:bounds[i + 1]
     count = bounds[-1]
     t = np.arange(count) / sample_rate
 
@@ -290,17 +297,20 @@ def synthetic_digit(digit, voice, rng, sample_rate=SAMPLE_RATE):
             voicing[start:end] = 1.0 if kind == "vowel" else 0.35
             noise[start:end] += voice["breath"] * rng.uniform(0.0, 0.2)
         elif kind == "fricative":
-            noise[start:end] += _band_noise(end - start, *FRICATIVES[phone], rng, sample_rate) * rng.uniform(0.3, 0.6)
+            band = _band_noise(end - start, *FRICATIVES[phone], rng, sample_rate)
+            noise[start:end] += band * rng.uniform(0.3, 0.6)
         else:  # closure, then a burst over the last 20 ms
             burst = min(end - start, int(0.02 * sample_rate))
-            noise[end - burst:end] += _band_noise(burst, *STOPS[phone], rng, sample_rate) * rng.uniform(0.6, 1.0)
+            band = _band_noise(burst, *STOPS[phone], rng, sample_rate)
+            noise[end - burst : end] += band * rng.uniform(0.6, 1.0)
     voicing = _smooth(voicing, int(0.02 * sample_rate))
 
     # Formant tracks: straight lines between the centres of the voiced phones.
     centres = [(s + e) / 2 for p, s, e in zip(phones, bounds[:-1], bounds[1:]) if p in VOWELS]
     targets = np.array([VOWELS[p] for p in phones if p in VOWELS], dtype=float)
     targets *= voice["tract"] * rng.uniform(0.93, 1.07, size=targets.shape)
-    formants = np.stack([np.interp(np.arange(count), centres, targets[:, i]) for i in range(3)])  # (3, samples)
+    formants = np.stack([np.interp(np.arange(count), centres, targets[:, i]) for i in range(3)])
+    # formants: (3, samples)
 
     # Harmonic source with a pitch contour; each harmonic weighted by the formant envelope.
     contour = voice["pitch"] * (1 + rng.uniform(-0.15, 0.15) * t / max(t[-1], 1e-3)) * (
@@ -364,7 +374,10 @@ def perturb_speaker(clips, rng):
     """The clips as a new speaker says them: all resampled by one random factor, which
     scales tempo, pitch and formants together (a shorter or longer vocal tract)."""
     factor = rng.uniform(*SPEED)
-    return [np.interp(np.arange(0, len(c) - 1, factor), np.arange(len(c)), c).astype("float32") for c in clips]
+    return [
+        np.interp(np.arange(0, len(clip) - 1, factor), np.arange(len(clip)), clip).astype("float32")
+        for clip in clips
+    ]
 
 
 def random_equaliser(waveform, rng):
@@ -424,7 +437,9 @@ def output_frames(samples, subsampling):
 def load_transcribed_wavs(data_dir, alphabet, max_seconds, subsampling, sample_rate=SAMPLE_RATE):
     """(train, test) `Utterance` lists from `data_dir/{train,test}.csv` (`file,transcript`)."""
     if not data_dir:
-        raise ValueError("--data wavs needs --data-dir, a folder with train.csv and test.csv (file,transcript).")
+        raise ValueError(
+            "--data wavs needs --data-dir, a folder with train.csv and test.csv (file,transcript)."
+        )
     data_dir = pathlib.Path(data_dir)
     splits, other_rates = [], []
     for split in ("train", "test"):
@@ -444,9 +459,10 @@ def load_transcribed_wavs(data_dir, alphabet, max_seconds, subsampling, sample_r
                     "cut it into shorter utterances or raise --max-seconds."
                 )
             labels = encode_text(row["transcript"], alphabet, f"{table}, row {row_number}")
-            if min_frames(labels) > output_frames(len(samples), subsampling):
+            frames = output_frames(len(samples), subsampling)
+            if min_frames(labels) > frames:
                 raise ValueError(
-                    f"{path}: {seconds:.2f} s gives {output_frames(len(samples), subsampling)} output frames, "
+                    f"{path}: {seconds:.2f} s gives {frames} output frames, "
                     f"too few for the {len(labels)} symbols of its transcript "
                     f"(CTC needs {min_frames(labels)}); check the file and transcript or lower --subsampling."
                 )
@@ -607,12 +623,75 @@ def words(text, alphabet):
 def error_rates(references, hypotheses, alphabet=DIGITS):
     """`cer`, `wer` (Σ edit distance / Σ reference length) and `exact_match`."""
     symbol_errors = sum(edit_distance(r, h) for r, h in zip(references, hypotheses))
-    word_errors = sum(edit_distance(words(r, alphabet), words(h, alphabet)) for r, h in zip(references, hypotheses))
+    word_errors = sum(
+        edit_distance(words(r, alphabet), words(h, alphabet)) for r, h in zip(references, hypotheses)
+    )
     return {
         "cer": symbol_errors / max(1, sum(len(r) for r in references)),
         "wer": word_errors / max(1, sum(len(words(r, alphabet)) for r in references)),
-        "exact_match": float(np.mean([r == h for r, h in zip(references, hypotheses)])) if references else 0.0,
+        "exact_match": sum(r == h for r, h in zip(references, hypotheses)) / max(1, len(references)),
     }
+
+
+# ---------------------------------------------------------------------- splits
+
+
+def _wav_folder_splits(config, rng):
+    """--data wavs: the train.csv rows less a validation fraction, shuffled each epoch; test.csv."""
+    train, test = load_transcribed_wavs(
+        config["data_dir"], config["alphabet"], config["max_seconds"], config["subsampling"]
+    )
+    train = [train[i] for i in rng.permutation(len(train))]
+    cut = max(1, int(len(train) * config["validation_fraction"]))
+    validation, train = train[:cut], train[cut:]
+    if not train:
+        raise ValueError(f"{config['data_dir']}: train.csv has too few rows to keep a validation split.")
+    description = (
+        f"ctc_speech data: WAV files from {config['data_dir']}, {len(train)} train / "
+        f"{len(validation)} validation / {len(test)} test utterances"
+    )
+
+    def shuffled():
+        return [train[i] for i in rng.permutation(len(train))]
+
+    return shuffled, len(train), validation, test, description, {}
+
+
+def _composed_splits(config, source, rng):
+    """--data fsdd or synthetic: utterances composed from digit clips, training ones anew each epoch."""
+    if source == "fsdd":
+        test_speakers = [s.strip() for s in (config["test_speakers"] or "").split(",") if s.strip()]
+        clips = split_fsdd(load_fsdd(config["data_dir"]), test_speakers)
+        train_speakers, validation_speakers, test_speakers = (RecordedSpeakers(c) for c in clips)
+        info = {
+            "train_speakers": train_speakers.speakers,
+            "test_speakers": test_speakers.speakers,
+            "clips": [len(c) for c in clips],
+        }
+        what = (
+            f"FSDD, {'/'.join(str(len(c)) for c in clips)} train/validation/test clips (takes 8-49/5-7/0-4), "
+            f"train speakers {train_speakers.speakers}, test speakers {test_speakers.speakers}"
+        )
+    else:
+        train_speakers = validation_speakers = test_speakers = SyntheticSpeakers()
+        info, what = {}, "synthetic digits, a new random voice per utterance"
+    max_digits, size = config["max_digits"], config["train_utterances"]
+    # Validation and test sets are the same in every run with this seed.
+    fixed = np.random.default_rng([config["seed"], 1]), np.random.default_rng([config["seed"], 2])
+    validation = [
+        random_utterance(validation_speakers, fixed[0], max_digits)
+        for _ in range(config["validation_utterances"])
+    ]
+    test = [random_utterance(test_speakers, fixed[1], max_digits) for _ in range(config["test_utterances"])]
+
+    def train():
+        return (random_utterance(train_speakers, rng, max_digits, config["augment"]) for _ in range(size))
+
+    description = (
+        f"ctc_speech data: {what}; utterances of 1-{max_digits} digits, {size} train "
+        f"(composed anew each epoch) / {len(validation)} validation / {len(test)} test"
+    )
+    return train, size, validation, test, description, info
 
 
 # ---------------------------------------------------------------------- task
@@ -627,16 +706,16 @@ class CtcSpeechTask(Task):
         "test_speakers": None,  # comma-separated FSDD speakers held out of training
         "alphabet": DIGITS,
         "max_digits": 7,
-        "train_utterances": 3200,  # composed anew each epoch (fsdd, synthetic)
+        "train_utterances": 1600,  # composed anew each epoch (fsdd, synthetic)
         "validation_utterances": 320,
         "test_utterances": 500,
         "augment": True,  # perturbed speakers and random equalisers in composed training utterances
-        "spec_augment": True,  # in training, mask random mel bands and frame spans
+        "spec_augment": False,  # in training, mask random mel bands and frame spans
         "validation_fraction": 0.1,  # of train.csv, for --data wavs
         "max_seconds": 30.0,
         "num_mel_bins": 40,
         "normalization": None,  # None: "utterance" if bidirectional else "causal"
-        "subsampling": 2,
+        "subsampling": 4,  # 40 ms per output frame
         "conv_filters": 128,
         "units": 128,
         "num_layers": 2,
@@ -652,9 +731,11 @@ class CtcSpeechTask(Task):
 
     def add_arguments(self, parser):
         group = parser.add_argument_group("ctc_speech")
-        group.add_argument("--test-speakers", help="FSDD speakers to test on and hold out of training, e.g. theo")
+        group.add_argument(
+            "--test-speakers", help="FSDD speakers (comma-separated) to test on and hold out of training"
+        )
         group.add_argument("--alphabet", help="transcript symbols for --data wavs (default 0123456789)")
-        group.add_argument("--max-digits", type=int, help="digits per composed utterance, 1 to this (default 7)")
+        group.add_argument("--max-digits", type=int, help="digits per composed utterance: 1 to this")
         group.add_argument("--train-utterances", type=int, help="composed training utterances per epoch")
         group.add_argument("--validation-utterances", type=int, help="composed validation utterances")
         group.add_argument("--test-utterances", type=int, help="composed test utterances")
@@ -664,7 +745,7 @@ class CtcSpeechTask(Task):
         )
         group.add_argument(
             "--spec-augment", action=argparse.BooleanOptionalAction, default=None,
-            help="in training, mask random mel bands and frame spans (default on)",
+            help="in training, mask random mel bands and frame spans (default off)",
         )
         group.add_argument("--max-seconds", type=float, help="longest --data wavs file accepted (default 30)")
         group.add_argument("--num-mel-bins", type=int)
@@ -682,71 +763,37 @@ class CtcSpeechTask(Task):
     def build_inputs(self, config):
         source, data_dir = config["data"], config["data_dir"]
         if source is None:
-            if fsdd_is_available(data_dir):
-                source = "fsdd"
-                print(f"ctc_speech: FSDD found in {data_dir} (for the offline synthetic digits: --data synthetic).")
-            else:
-                source = "synthetic"
-                print(
-                    "ctc_speech: no FSDD in --data-dir, using synthetic spoken digits "
-                    "(for FSDD: --data fsdd --data-dir DIR with recordings.tar.gz or recordings/*.wav)."
-                )
+            source = "fsdd" if fsdd_is_available(data_dir) else "synthetic"
+            print(
+                f"ctc_speech: FSDD found in {data_dir} (for offline synthetic digits: --data synthetic)."
+                if source == "fsdd"
+                else "ctc_speech: no FSDD in --data-dir, using synthetic spoken digits (for FSDD: "
+                "--data fsdd --data-dir DIR with recordings.tar.gz or recordings/*.wav)."
+            )
         if source not in ("fsdd", "wavs", "synthetic"):
             raise ValueError(f"--data {source!r}: choose fsdd, wavs or synthetic.")
         check_alphabet(config["alphabet"])
         if source != "wavs" and config["alphabet"] != DIGITS:
             raise ValueError(f"--alphabet is for --data wavs; --data {source} has the digits {DIGITS}.")
         config["data"] = source
-        rng = np.random.default_rng(config["seed"])
-        batch, max_digits = config["batch_size"], config["max_digits"]
-        info = {"source": source, "sample_rate": SAMPLE_RATE, "alphabet": config["alphabet"]}
-
+        rng = np.random.default_rng(config["seed"])  # training data order and compositions
         if source == "wavs":
-            train, test = load_transcribed_wavs(
-                data_dir, config["alphabet"], config["max_seconds"], config["subsampling"]
-            )
-            train = [train[i] for i in rng.permutation(len(train))]
-            cut = max(1, int(len(train) * config["validation_fraction"]))
-            validation, train = train[:cut], train[cut:]
-            if not train:
-                raise ValueError(f"{data_dir}: train.csv has too few rows to keep a validation split.")
-            sizes = [len(train), len(validation), len(test)]
-            train_utterances = lambda: [train[i] for i in rng.permutation(len(train))]  # noqa: E731
-            description = f"ctc_speech data: wavs from {data_dir}, {sizes[0]} train / {sizes[1]} validation / {sizes[2]} test utterances"
+            train, train_size, validation, test, description, info = _wav_folder_splits(config, rng)
         else:
-            if source == "fsdd":
-                test_speakers = [s.strip() for s in (config["test_speakers"] or "").split(",") if s.strip()]
-                train_clips, validation_clips, test_clips = split_fsdd(load_fsdd(data_dir), test_speakers)
-                speakers = [RecordedSpeakers(c) for c in (train_clips, validation_clips, test_clips)]
-                info["speakers"] = {
-                    "train": speakers[0].speakers, "test": speakers[2].speakers, "clips": [len(train_clips), len(validation_clips), len(test_clips)],
-                }
-                what = (
-                    f"FSDD, {len(train_clips)}/{len(validation_clips)}/{len(test_clips)} clips "
-                    f"(takes 8-49/5-7/0-4), train speakers {speakers[0].speakers}, test speakers {speakers[2].speakers}"
-                )
-            else:
-                speakers = [SyntheticSpeakers()] * 3
-                what = "synthetic digits, a new random voice per utterance"
-            fixed = [np.random.default_rng([config["seed"], split]) for split in (1, 2)]  # same sets every run
-            validation = [random_utterance(speakers[1], fixed[0], max_digits) for _ in range(config["validation_utterances"])]
-            test = [random_utterance(speakers[2], fixed[1], max_digits) for _ in range(config["test_utterances"])]
-            sizes = [config["train_utterances"], len(validation), len(test)]
-            train_utterances = lambda: (  # noqa: E731
-                random_utterance(speakers[0], rng, max_digits, config["augment"])
-                for _ in range(config["train_utterances"])
-            )
-            description = (
-                f"ctc_speech data: {what}; utterances of 1-{max_digits} digits, {sizes[0]} train "
-                f"(composed anew each epoch) / {sizes[1]} validation / {sizes[2]} test"
-            )
-        info["sizes"] = sizes
+            train, train_size, validation, test, description, info = _composed_splits(config, source, rng)
+        batch = config["batch_size"]
         return Data(
-            train=utterance_dataset(train_utterances, sizes[0], batch, rng),
+            train=utterance_dataset(train, train_size, batch, rng),
             validation=utterance_dataset(lambda: validation, len(validation), batch),
             test=utterance_dataset(lambda: test, len(test), batch),
             description=description,
-            info=info,
+            info={
+                "source": source,
+                "sample_rate": SAMPLE_RATE,
+                "alphabet": config["alphabet"],
+                "sizes": [train_size, len(validation), len(test)],
+                **info,
+            },
         )
 
     # -- model
@@ -766,7 +813,8 @@ class CtcSpeechTask(Task):
         if config["spec_augment"]:
             hidden = SpecAugment(seed=config["seed"], name="spec_augment")(hidden)
         if config["subsampling"] > 1:
-            hidden = ConvSubsampling(config["conv_filters"], config["subsampling"], name="subsampling")(hidden)
+            subsampling = ConvSubsampling(config["conv_filters"], config["subsampling"], name="subsampling")
+            hidden = subsampling(hidden)  # (batch, frames / stride, filters)
         hidden = recurrent_stack(
             hidden,
             cell=config["cell"],
@@ -777,7 +825,8 @@ class CtcSpeechTask(Task):
         )
         logits = keras.layers.Dense(len(alphabet) + 1, name="logits")(hidden)  # last: blank
         logits = PadAsBlank(name="pad_as_blank")(logits)
-        return keras.Model({"waveform": waveform, "length": length}, logits, name=f"ctc_speech_{config['cell']}")
+        inputs = {"waveform": waveform, "length": length}
+        return keras.Model(inputs, logits, name=f"ctc_speech_{config['cell']}")
 
     def build_losses(self, config):
         return CTCLoss()
@@ -809,16 +858,13 @@ class CtcSpeechTask(Task):
 
     def serving_signatures(self, model, data, config):
         alphabet = data.info["alphabet"] if data else config["alphabet"]
-        serve = _inference_function(model, alphabet, config["beam_width"], compile=False)
-        signatures = {
-            "serving_default": (
-                lambda waveform, length: {k: v for k, v in serve(waveform, length).items() if k != "greedy_text"},
-                [
-                    tf.TensorSpec([None, None], tf.float32, name="waveform"),
-                    tf.TensorSpec([None], tf.int32, name="length"),
-                ],
-            )
-        }
+        infer = _inference_function(model, alphabet, config["beam_width"], compile=False)
+
+        def serve(waveform, length):
+            outputs = infer(waveform, length)
+            return {name: outputs[name] for name in ("text", "logits", "frame_lengths")}
+
+        signatures = {"serving_default": (serve, SERVING_INPUTS)}
         if can_stream(model):
             stream = StreamingRecognizer(model, alphabet)
             signatures["step"] = (
@@ -839,6 +885,12 @@ class CtcSpeechTask(Task):
         inputs, _ = next(iter(data.test))
         lengths = inputs["length"].numpy()[:4]
         return {"waveform": inputs["waveform"].numpy()[:4, : lengths.max()], "length": lengths}
+
+
+SERVING_INPUTS = [
+    tf.TensorSpec([None, None], tf.float32, name="waveform"),  # at SAMPLE_RATE, in [-1, 1]
+    tf.TensorSpec([None], tf.int32, name="length"),  # samples of each row
+]
 
 
 def output_lengths(model, lengths):
@@ -874,7 +926,7 @@ def _inference_function(model, alphabet, beam_width, compile=True):
 
     if not compile:
         return infer
-    return tf.function(infer, input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32)])
+    return tf.function(infer, input_signature=SERVING_INPUTS)
 
 
 def can_stream(model):

@@ -232,7 +232,7 @@ def test_wav_folder_resamples_averages_and_names_bad_rows(tmp_path, capsys):
 
 # -------------------------------------------------------------------- model
 
-TINY = {"units": 8, "num_layers": 1, "conv_filters": 8, "num_mel_bins": 16, "beam_width": 4}
+TINY = {"units": 8, "num_layers": 1, "conv_filters": 8, "num_mel_bins": 16, "beam_width": 4, "subsampling": 2}
 
 
 def tiny_model(**overrides):
