@@ -44,6 +44,7 @@ def main():
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--forecasts-out", help="write the ensemble's forecasts here (CSV: id, F1..FH)")
     args = parser.parse_args()
 
     task = get_task("forecasting")
@@ -62,7 +63,14 @@ def main():
                 f"seed {seed}: sMAPE {metrics['smape']:.3f} MASE {metrics['mase']:.3f} "
                 f"OWA {metrics['owa']:.3f} ({metrics['train_seconds']:.0f} s, {metrics['parameters']:,} parameters)"
             )
-    scores = forecast_scores(data.reference, np.median(np.stack(forecasts), axis=0))
+    ensemble = np.median(np.stack(forecasts), axis=0)
+    scores = forecast_scores(data.reference, ensemble)
+    if args.forecasts_out:
+        with open(args.forecasts_out, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id"] + [f"F{step + 1}" for step in range(ensemble.shape[1])])
+            for name, row in zip(data.reference.names, ensemble):
+                writer.writerow([name] + [f"{value:.6g}" for value in row])
     elapsed = time.perf_counter() - start
 
     print("\n".join(member_lines))
