@@ -1,0 +1,48 @@
+"""evaluate.py on its smoke grid: rows and columns, resuming, the report's verdicts."""
+
+import csv
+
+import evaluate
+from zoo.report import CLAIMS
+
+
+def read(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_smoke_grid_writes_rows_resumes_and_reports(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may land in the working tree (no saved_models/)
+    evaluate.main(["--grid", "smoke", "--output-dir", str(tmp_path)])
+    results = tmp_path / "smoke" / "results.csv"
+    rows = read(results)
+    assert list(rows[0]) == evaluate.COLUMNS
+    runs = {row["run"] for row in rows}
+    grid = evaluate.GRIDS["smoke"]
+    for cell in [*grid.cells, "gru_matched"]:
+        for seed in grid.seeds:
+            assert f"forecasting-tiny/{cell}/{seed}" in runs
+    assert {"forecasting-tiny/snaive", "forecasting-tiny/naive2", "adding/gru/T10", "copy/lstm/T10",
+            "gradients/gru", "latency/lstm/T40"} <= runs
+    tasks = [row for row in rows if row["kind"] == "task"]
+    for row in tasks:
+        assert row["metric"] == "owa" and float(row["value"]) > 0
+        assert int(row["parameters"]) > 0 and float(row["latency_ms"]) > 0 and int(row["epochs_trained"]) >= 1
+    parameters = {row["cell"]: int(row["parameters"]) for row in tasks}
+    assert parameters["gru"] < parameters["lstm"]
+    assert abs(parameters["gru_matched"] - parameters["lstm"]) <= abs(parameters["gru"] - parameters["lstm"])
+    naive2 = next(row for row in rows if row["run"] == "forecasting-tiny/naive2")
+    assert float(naive2["value"]) == 1.0  # OWA is relative to Naive2
+    assert not (tmp_path / "saved_models").exists()  # harness runs skip the export
+    assert all((tmp_path / "smoke" / name).exists() for name in ("learning_curves.png", "gradient_norms.png"))
+
+    capsys.readouterr()
+    evaluate.main(["--grid", "smoke", "--output-dir", str(tmp_path)])
+    assert f"{len(rows)} already in" in capsys.readouterr().out
+    assert read(results) == rows  # nothing rerun, nothing appended
+
+    report = (tmp_path / "smoke" / "report.md").read_text()
+    for claim, _ in CLAIMS:
+        line = next(line for line in report.splitlines() if line.startswith(f"- **{claim}: "))
+        assert any(f": {verdict} on this grid.**" in line for verdict in ("supported", "not supported", "inconclusive"))
+    assert "| gru_matched vs lstm |" in report
