@@ -18,10 +18,15 @@ Data (`--data`):
              digits and only the spectral sequence tells them apart.
 Default: FSDD if `--data-dir` has it, else synthetic, with a notice.
 
+Training utterances of fsdd and synthetic are perturbed (`--augment`): all clips of
+an utterance resampled by one factor (a new speaker's tempo, pitch and formants) and
+the utterance sent through a random equaliser (a new channel).
+
 Model: log-mel features in the graph with per-utterance normalisation (whole
 utterance when bidirectional, causal running statistics when unidirectional; see
-`zoo.audio`) → strided convolution (`--subsampling`, 1 = none) → (bi)GRU/LSTM stack
-→ logits over the alphabet plus a blank (last index).
+`zoo.audio`) → optional SpecAugment in training → strided convolution
+(`--subsampling`, 1 = none) → (bi)GRU/LSTM stack → logits over the alphabet plus a
+blank (last index).
 
 Loss: CTC with true lengths on both sides. Labels are padded with -1, which is never
 a symbol: the label lengths are the counts of labels ≥ 0. The logit lengths need no
@@ -726,7 +731,7 @@ class CtcSpeechTask(Task):
         "batch_size": 32,
         "learning_rate": 2e-3,
         "seed": 0,
-        "patience": 5,
+        "patience": 10,  # validation loss is noisy; the best epoch's weights are kept
     }
 
     def add_arguments(self, parser):
@@ -754,7 +759,7 @@ class CtcSpeechTask(Task):
             help="feature statistics over the whole utterance or up to each frame "
             "(default: utterance if bidirectional, causal otherwise; causal is needed for streaming)",
         )
-        group.add_argument("--subsampling", type=int, help="stride of the convolution before the RNN (1: none)")
+        group.add_argument("--subsampling", type=int, help="stride of the conv before the RNN (1: none)")
         group.add_argument("--conv-filters", type=int)
         group.add_argument("--beam-width", type=int, help="CTC beam search width (1: greedy)")
 
@@ -926,7 +931,7 @@ def _inference_function(model, alphabet, beam_width, compile=True):
 
     if not compile:
         return infer
-    return tf.function(infer, input_signature=SERVING_INPUTS)
+    return tf.function(infer, input_signature=SERVING_INPUTS, autograph=False)
 
 
 def can_stream(model):

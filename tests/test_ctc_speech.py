@@ -330,7 +330,13 @@ def test_train_py_end_to_end_on_synthetic_digits(tmp_path):
     (run_dir,) = (tmp_path / "runs").iterdir()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert {"cer", "wer", "exact_match", "parameters", "train_seconds"} <= set(metrics)
-    assert (tmp_path / "sm" / "ctc_speech-gru" / "1" / "saved_model.pb").exists()
+    # The .keras file and the SavedModel hold the same model.
+    served = tf.saved_model.load(str(tmp_path / "sm" / "ctc_speech-gru" / "1")).signatures["serving_default"]
+    model = keras.saving.load_model(run_dir / "model.keras")
+    waveform = np.random.default_rng(2).uniform(-0.2, 0.2, (2, 3000)).astype("float32")
+    length = np.array([3000, 2000], "int32")
+    expected = served(waveform=tf.constant(waveform), length=tf.constant(length))["logits"]
+    np.testing.assert_allclose(model({"waveform": waveform, "length": length}), expected, atol=1e-5)
 
 
 def test_unknown_speaker_and_alphabet_misuse_are_reported(tmp_path):

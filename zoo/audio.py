@@ -249,10 +249,12 @@ class LogMelSpectrogram(keras.layers.Layer):
             count[:, None] + steps,
         )
         features = self._normalise(deviation, *cumulative)
-        new_states = [audio[:, tf.shape(audio)[1] - self.context :]] + [
-            tf.concat([s[:, None], c], axis=1)[:, -1] for s, c in zip((sum_deviation, sum_square, count), cumulative)
+        # The sums up to the chunk's last frame; those before it if the chunk is empty.
+        sums = [
+            tf.concat([before[:, None], running], axis=1)[:, -1]
+            for before, running in zip((sum_deviation, sum_square, count), cumulative)
         ]
-        return features, new_states
+        return features, [audio[:, tf.shape(audio)[1] - self.context :], *sums]
 
     # -- the prior
 
