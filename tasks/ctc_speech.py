@@ -5,8 +5,9 @@ Data (`--data`):
              `recordings/` folder or the WAVs (`{digit}_{speaker}_{take}.wav`). Clips
              are composed into utterances of 1 to `--max-digits` digits of one speaker
              with random pauses, gains, level and background noise, anew each epoch.
-             Takes 0-4 are test (the authors' split), takes 5-7 validation, the rest
-             train; `--test-speakers a,b` also holds those speakers out of training.
+             Takes 0-4 are test (the authors' split), takes 5-7 validation, 8-49
+             train; with `--test-speakers a,b` every take of those speakers is test
+             and they are left out of training and validation.
   wavs       `--data-dir` holding `train.csv` and `test.csv` (or .tsv, optionally
              gzipped) with columns `file` (a WAV path, relative to the folder) and
              `transcript` (symbols of `--alphabet`; spaces are ignored unless the
@@ -20,7 +21,7 @@ Default: FSDD if `--data-dir` has it, else synthetic, with a notice.
 
 Training utterances of fsdd and synthetic are perturbed (`--augment`): all clips of
 an utterance resampled by one factor (a new speaker's tempo, pitch and formants) and
-the utterance sent through a random equaliser (a new channel).
+the utterance sent through a random equaliser (a new channel); 5% are noise alone.
 
 Model: log-mel features in the graph with per-utterance normalisation (whole
 utterance when bidirectional, causal running statistics when unidirectional; see
@@ -181,7 +182,8 @@ def _say_resampled(other_rates, sample_rate):
 
 
 def split_fsdd(clips, test_speakers=None):
-    """(train, validation, test) clips: by take, and by speaker with `test_speakers`."""
+    """(train, validation, test) clips: takes 8-49, 5-7 and 0-4 of every speaker, or
+    with `test_speakers`, takes 8-49 and 5-7 of the others and every take of those."""
     speakers = sorted({clip.speaker for clip in clips})
     held_out = set(test_speakers or [])
     unknown = held_out - set(speakers)
@@ -193,13 +195,13 @@ def split_fsdd(clips, test_speakers=None):
         raise ValueError(
             f"--test-speakers holds out every speaker {speakers}; leave one or more for training."
         )
-    test = [c for c in clips if c.take in FSDD_TEST_TAKES and (not held_out or c.speaker in held_out)]
+    test = [c for c in clips if (c.speaker in held_out if held_out else c.take in FSDD_TEST_TAKES)]
     pool = [c for c in clips if c.take not in FSDD_TEST_TAKES and c.speaker not in held_out]
     validation = [c for c in pool if c.take in FSDD_VALIDATION_TAKES]
     train = [c for c in pool if c.take not in FSDD_VALIDATION_TAKES]
     for name, split in (("train", train), ("validation", validation), ("test", test)):
         if not split:
-            raise ValueError(f"FSDD split {name} is empty (takes 0-4 test, 5-7 validation, 8+ train).")
+            raise ValueError(f"FSDD split {name} is empty (takes 0-4 test, 5-7 validation, 8-49 train).")
     return train, validation, test
 
 
@@ -363,6 +365,8 @@ SNR_DB = (12.0, 40.0)  # speech to background noise
 # Training augmentation (`--augment`), for speakers the training set lacks:
 SPEED = (0.85, 1.18)  # one resampling factor per utterance: tempo, pitch and formants
 EQ_DB = 6.0  # a smooth random gain over frequency of up to ± this: the channel
+NOISE_ONLY = 0.05  # the fraction of utterances that are background noise alone, transcript ""
+NOISE_ONLY_S = (0.5, 8.0)  # and their durations
 
 
 def coloured_noise(count, rng):
@@ -416,8 +420,15 @@ def compose(clips, rng, sample_rate=SAMPLE_RATE, equalise=False):
 
 
 def random_utterance(speakers, rng, max_digits, augment=False):
-    """An `Utterance` of 1 to `max_digits` random digits said by one of `speakers`,
-    with `augment` by a perturbed speaker through a random equaliser."""
+    """An `Utterance` of 1 to `max_digits` random digits said by one of `speakers`.
+
+    With `augment`: by a perturbed speaker through a random equaliser, or in a
+    fraction `NOISE_ONLY` of utterances no digit at all, so that the model learns
+    that noise, normalised per utterance to look as loud as speech, says nothing.
+    """
+    if augment and rng.random() < NOISE_ONLY:
+        silence = np.zeros(int(rng.uniform(*NOISE_ONLY_S) * SAMPLE_RATE), "float32")
+        return Utterance(compose([silence], rng, equalise=True), np.zeros(0, "int32"))
     choices = speakers.digits()
     digits = [choices[i] for i in rng.integers(len(choices), size=rng.integers(1, max_digits + 1))]
     clips = speakers.speak(digits, rng)
@@ -484,7 +495,7 @@ WINDOW_BATCHES = 16  # batches of utterances sorted by length together, to cut p
 
 def _pad_batch(utterances):
     width = max(len(u.waveform) for u in utterances)
-    label_width = max(len(u.labels) for u in utterances)
+    label_width = max(1, *(len(u.labels) for u in utterances))
     waveform = np.zeros((len(utterances), width), "float32")
     labels = np.full((len(utterances), label_width), -1, "int32")  # -1: padding, never a symbol
     for row, utterance in enumerate(utterances):
@@ -673,8 +684,9 @@ def _composed_splits(config, source, rng):
             "test_speakers": test_speakers.speakers,
             "clips": [len(c) for c in clips],
         }
+        takes = "8-49/5-7/all" if config["test_speakers"] else "8-49/5-7/0-4"
         what = (
-            f"FSDD, {'/'.join(str(len(c)) for c in clips)} train/validation/test clips (takes 8-49/5-7/0-4), "
+            f"FSDD, {'/'.join(str(len(c)) for c in clips)} train/validation/test clips (takes {takes}), "
             f"train speakers {train_speakers.speakers}, test speakers {test_speakers.speakers}"
         )
     else:

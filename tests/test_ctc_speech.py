@@ -151,6 +151,9 @@ def test_augmentation_perturbs_the_speaker_and_channel():
     assert cs.SPEED[0] <= factor <= cs.SPEED[1] and len(perturbed[1]) == pytest.approx(len(clips[1]) / factor, abs=1)
     spectrum = np.abs(np.fft.rfft(perturbed[0]))  # the 440 Hz tone moves by the same factor
     assert np.fft.rfftfreq(len(perturbed[0]), 1 / RATE)[spectrum.argmax()] == pytest.approx(440 * factor, abs=3)
+    noise_only = [cs.random_utterance(cs.SyntheticSpeakers(), rng, 7, augment=True) for _ in range(100)]
+    empty = [u for u in noise_only if len(u.labels) == 0]
+    assert 1 <= len(empty) <= 15 and all(np.abs(u.waveform).max() > 0 for u in empty)
     equalised = cs.random_equaliser(clips[0], rng)
     assert len(equalised) == len(clips[0])
     gain_db = 20 * np.log10(np.sqrt(np.mean(equalised**2) / np.mean(clips[0] ** 2)))
@@ -345,7 +348,8 @@ def test_unknown_speaker_and_alphabet_misuse_are_reported(tmp_path):
         cs.split_fsdd(clips, ["eve"])
     train_clips, validation, test = cs.split_fsdd(clips, ["bob"])
     assert {c.speaker for c in train_clips} == {"ann"} and {c.speaker for c in test} == {"bob"}
-    assert {c.take for c in test} == set(range(5)) and {c.take for c in validation} == {5, 6, 7}
+    assert {c.take for c in test} == set(range(10)) and {c.take for c in validation} == {5, 6, 7}
+    assert {c.take for c in train_clips} == {8, 9}
     with pytest.raises(SystemExit, match="--alphabet is for --data wavs"):
         train.main(["--task", "ctc_speech", "--data", "synthetic", "--alphabet", "abc", "--output-dir", str(tmp_path)])
 
@@ -361,6 +365,7 @@ def test_shared_fsdd_loads_and_splits_by_take_and_speaker():
     train_clips, validation, test = cs.split_fsdd(clips)
     assert (len(train_clips), len(validation), len(test)) == (1680, 120, 200)
     assert {c.take for c in test} == set(range(5))
-    train_clips, _, test = cs.split_fsdd(clips, ["theo"])
-    assert len(test) == 50 and "theo" not in {c.speaker for c in train_clips}
+    train_clips, validation, test = cs.split_fsdd(clips, ["theo"])
+    assert len(test) == 500 and {c.speaker for c in test} == {"theo"}
+    assert (len(train_clips), len(validation)) == (1260, 90) and "theo" not in {c.speaker for c in train_clips}
     assert cs.fsdd_is_available(folder) and not cs.fsdd_is_available(None)
