@@ -34,6 +34,7 @@ from zoo.export import (
 SERVING_TASKS = {
     "sentiment": dict(data="synthetic", synthetic_train_size=40, synthetic_test_size=8, vocabulary_size=50, sequence_length=12, embedding_dim=4, units=4, batch_size=8),  # noqa: E501
     "forecasting": dict(data="synthetic", synthetic_series=4, horizon=6, seasonality=4, input_window=12, units=4, num_layers=1, batch_size=8, quantiles="0.1,0.5,0.9"),  # noqa: E501
+    "ctc_speech": dict(data="synthetic", train_utterances=8, validation_utterances=4, test_utterances=4, units=8, num_layers=1, conv_filters=8, num_mel_bins=16, subsampling=2, bidirectional=False, batch_size=4),  # noqa: E501
 }
 # fmt: on
 
@@ -206,8 +207,8 @@ def test_load_gives_the_latest_version_with_metadata_and_equal_predictions(expor
 def test_load_keras_file_with_zoo_layers(exported, tmp_path):
     exported.model.save(tmp_path / "model.keras")
     model = zoo.load(tmp_path / "model.keras")
-    inputs = [tf.constant(exported.examples[tensor.name]) for tensor in exported.model.inputs]
-    inputs = inputs[0] if len(inputs) == 1 else inputs
+    inputs = {tensor.name: tf.constant(exported.examples[tensor.name]) for tensor in exported.model.inputs}
+    inputs = inputs.popitem()[1] if len(inputs) == 1 else inputs
     np.testing.assert_allclose(model(inputs), exported.model(inputs), rtol=0, atol=1e-6)
 
 

@@ -26,7 +26,7 @@ from tests.test_export import SERVING_TASKS, assert_outputs_equal, export_tiny
 from zoo.export import MODELS_CONFIG, read_models_config, write_models_config
 from zoo.serve import ModelRepository, array_to_json, encode_predict_response, main, make_server
 
-MAX_REQUEST_BYTES = 2**20  # the test server's --max-request-bytes
+MAX_REQUEST_BYTES = 8 * 2**20  # the test server's --max-request-bytes; a few waveforms fit
 
 
 class Client:
