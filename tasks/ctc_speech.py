@@ -572,18 +572,27 @@ class CTCLoss(keras.losses.Loss):
     """CTC negative log-likelihood per utterance; blank is the last class.
 
     `y_true`: labels `(batch, max symbols)` padded with -1; `y_pred`: logits
-    `(batch, frames, classes)` from a model ending in `PadAsBlank`.
+    `(batch, frames, classes)` from a model ending in `PadAsBlank`. An empty
+    transcript has one path, all blanks, costing `−Σ_t log p_t(blank)`; TF's CTC
+    kernel rejects empty labels, so it gets a one-symbol stand-in whose loss is
+    replaced by that cost.
     """
 
     def __init__(self, name="ctc", **kwargs):
         super().__init__(name=name, **kwargs)
 
     def call(self, y_true, y_pred):
+        labels = tf.pad(tf.cast(y_true, tf.int32), [[0, 0], [0, 1]], constant_values=-1)
+        empty = labels[:, 0] < 0  # (batch,)
+        stand_in = tf.where(empty, 0, labels[:, 0])
+        labels = tf.concat([stand_in[:, None], labels[:, 1:]], axis=1)
         frames = tf.fill([tf.shape(y_pred)[0]], tf.shape(y_pred)[1])
-        return tf.nn.ctc_loss(
-            _sparse_labels(y_true), y_pred, label_length=None, logit_length=frames,
+        loss = tf.nn.ctc_loss(
+            _sparse_labels(labels), y_pred, label_length=None, logit_length=frames,
             logits_time_major=False, blank_index=-1,
         )
+        all_blank = -tf.reduce_sum(tf.nn.log_softmax(y_pred)[..., -1], axis=1)
+        return tf.where(empty, all_blank, loss)
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -108,6 +108,14 @@ def test_padded_frames_are_blank_so_ctc_sees_the_true_length():
         logit_length=tf.constant([9, 5]), logits_time_major=False, blank_index=-1,
     )
     np.testing.assert_allclose(loss.numpy(), expected.numpy(), rtol=1e-5)
+    # An empty transcript (noise alone) costs the all-blank path over the valid frames.
+    empty = cs.CTCLoss(reduction=None)(tf.constant([[-1, -1, -1], [0, 4, -1]]), padded)
+    all_blank = -tf.reduce_sum(tf.nn.log_softmax(logits[0])[:, -1])
+    np.testing.assert_allclose(empty.numpy(), [all_blank.numpy(), expected[1].numpy()], rtol=1e-5)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        total = tf.reduce_sum(cs.CTCLoss(reduction=None)(tf.constant([[-1], [-1]]), cs.PadAsBlank()(logits, mask=mask)))
+    assert np.isfinite(tape.gradient(total, logits).numpy()).all()
     metric = cs.GreedyErrorRate()
     decoded_120 = np.repeat(one_hot_logits([1, 10, 2, 10, 0, 10]).numpy(), 2, axis=0)
     metric.update_state(tf.constant([[1, 2, 0], [0, -1, -1]]), decoded_120)
