@@ -360,6 +360,9 @@ def columns_to_arrays(inputs, specs):
 
 def json_to_array(value, spec, name):
     """A dense numpy array of `spec.dtype` from nested JSON lists; ServingError says where not."""
+    array = _plain_numbers(value, spec.dtype)
+    if array is not None:
+        return array
     shape = []
     probe = value
     while isinstance(probe, list):  # the shape the first elements describe, as TF Serving
@@ -369,6 +372,28 @@ def json_to_array(value, spec, name):
     _fill(value, shape, spec.dtype, name, (), flat)
     numpy_dtype = object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype
     return np.array(flat, dtype=numpy_dtype).reshape(shape)
+
+
+def _plain_numbers(value, dtype):
+    """The fast path for the common case, a dense nest of JSON numbers in `dtype`'s range.
+
+    None for anything else (strings, booleans, ragged or mixed values, out of range):
+    the element-wise path then converts it or says exactly what is wrong.
+    """
+    if dtype == tf.string or dtype.is_bool or not isinstance(value, list):
+        return None
+    objects = np.array(value, dtype=object)
+    allowed = {int} if dtype.is_integer else {int, float}
+    if not set(map(type, objects.flat)) <= allowed:  # also catches ragged nests (lists left)
+        return None
+    try:
+        array = objects.astype(np.float64 if dtype.is_floating else np.int64)
+    except OverflowError:  # an integer beyond 64 bits
+        return None
+    finite = array[np.isfinite(array)] if dtype.is_floating else array
+    if finite.size and (finite.min() < dtype.min or finite.max() > dtype.max):
+        return None
+    return array.astype(dtype.as_numpy_dtype)
 
 
 def _fill(value, shape, dtype, name, index, flat):
