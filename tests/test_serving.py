@@ -490,3 +490,21 @@ def _close(a, b):
     if isinstance(a, float) or isinstance(b, float):
         return abs(a - b) <= 1e-6
     return a == b
+
+
+def test_json_numbers_convert_like_the_element_wise_path():
+    import tensorflow as tf
+
+    from zoo.serve import ServingError, json_to_array
+
+    waveform = np.random.default_rng(0).uniform(-1, 1, (2, 3000)).astype("float32")
+    spec = tf.TensorSpec([None, None], tf.float32)
+    converted = json_to_array(json.loads(json.dumps(waveform.tolist())), spec, "waveform")
+    assert converted.dtype == np.float32
+    np.testing.assert_array_equal(converted, waveform)
+    for value, message in [
+        ([[1.0, 2.0], [3.0]], r"Input 'x'\[1\] has 1 values where the first element has 2"),
+        ([1.0, True], r"Input 'x'\[1\]: JSON value true \(Bool\) is not of expected type float32"),
+    ]:
+        with pytest.raises(ServingError, match=message):
+            json_to_array(value, spec, "x")
