@@ -292,11 +292,14 @@ def training_windows(series_set, window, batch_size, steps, seed, loss_scale="le
 
     def make_batch(random):
         series = random % len(fit_parts)
+        # A second uniform draw in [0, 1) from the same random integer's other digits.
         fraction = tf.cast((random // len(fit_parts)) % 1_000_003, tf.float32) / 1_000_003.0
         origin = 1 + tf.cast(fraction * tf.cast(tf.gather(origins, series), tf.float32), tf.int64)
         origin = tf.minimum(origin, tf.gather(origins, series))
         offsets = tf.range(window + horizon, dtype=tf.int64)
-        columns = origin[:, None] + offsets[None, :]  # padded coordinates start at origin - window + window
+        # Value t of a series sits in padded column window + t, so the history
+        # (t = origin - window ...) starts in column origin.
+        columns = origin[:, None] + offsets[None, :]
         rows = tf.gather(padded, series)
         values = tf.gather(rows, columns, batch_dims=1)
         history, future = values[:, :window], values[:, window:]
@@ -312,10 +315,15 @@ def evaluation_windows(histories, futures, seasonality, batch_size, loss_scale="
     return tf.data.Dataset.from_tensor_slices((histories, futures.astype("float32"), weights)).batch(batch_size)
 
 
+LOSS_SCALES = ("level", "seasonal_difference")
+
+
 def loss_weights(history, seasonality, loss_scale):
     """1 / scale per window, so the loss is scale-free: `level` (mean |value| over the
     last season; MAE becomes a relative error, like sMAPE) or `seasonal_difference`
     (mean |y_t - y_{t-m}| over the window, as MASE scales)."""
+    if loss_scale not in LOSS_SCALES:
+        raise ValueError(f"loss_scale {loss_scale!r}: choose one of {LOSS_SCALES}.")
     level = season_level(history, seasonality)[:, 0]
     if loss_scale == "level":
         return 1.0 / level
@@ -502,7 +510,7 @@ class ForecastingTask(Task):
         group.add_argument("--chunk-length", type=int, help="history values per recurrent step")
         group.add_argument("--quantiles", help="also forecast these quantiles, e.g. 0.1,0.5,0.9")
         group.add_argument(
-            "--loss-scale", choices=["level", "seasonal_difference"],
+            "--loss-scale", choices=LOSS_SCALES,
             help="divide each window's loss by its level (like sMAPE) or seasonal difference (like MASE)",
         )
         group.add_argument(
