@@ -221,3 +221,32 @@ def test_help_documents_every_flag(capsys):
 def test_resume_without_an_unfinished_run_says_so(tmp_path):
     with pytest.raises(SystemExit, match="--resume: no unfinished run of sentiment-lstm in"):
         train.main(["--resume", "--cell", "lstm", "--output-dir", str(tmp_path)])
+
+
+def test_resume_continues_an_interrupted_run_from_its_last_epoch(tmp_path, monkeypatch):
+    import keras
+
+    runs, exports = tmp_path / "runs", tmp_path / "saved_models"
+    flags = [
+        "--task", "sentiment", "--data", "synthetic", "--synthetic-train-size", "200", "--units", "4",
+        "--embedding-dim", "4", "--sequence-length", "16", "--batch-size", "64", "--quiet",
+        "--output-dir", str(runs), "--export-dir", str(exports),
+    ]
+
+    def interrupt_after_first_epoch(self, epoch, logs=None):
+        raise KeyboardInterrupt  # after BackupAndRestore (earlier in the list) saved epoch 0
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks.TerminateOnNaN, "on_epoch_end", interrupt_after_first_epoch)
+        with pytest.raises(KeyboardInterrupt):
+            train.main(flags + ["--epochs", "3"])
+    (partial,) = runs.iterdir()
+    assert partial.name.endswith(".partial") and not exports.exists()
+
+    train.main(flags + ["--epochs", "3", "--resume"])
+    (finished,) = runs.iterdir()
+    assert finished.name == partial.name.removesuffix(".partial")
+    history = json.loads((finished / "history.json").read_text())
+    assert len(history["loss"]) == 2  # epochs 2 and 3 only: epoch 1 came from the backup
+    assert json.loads((finished / "metrics.json").read_text())["epochs_trained"] == 3
+    assert (exports / "sentiment-gru" / "1").is_dir()

@@ -93,7 +93,7 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
     metrics.update(
         parameters=parameters,
         train_seconds=round(train_seconds, 1),
-        epochs_trained=len(losses),
+        epochs_trained=history.epoch[-1] + 1 if history.epoch else 0,  # counts a resumed run's first part
     )
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
