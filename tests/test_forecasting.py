@@ -304,3 +304,12 @@ def test_seasonal_naive_residual_starts_from_the_seasonal_naive_forecast():
 def test_series_given_in_memory_are_checked_for_non_finite_values():
     with pytest.raises(ValueError, match="mine, line 4: series 'A' has NaN or inf values"):
         forecasting.split_series({"A": (np.array([1.0, np.nan, 2.0, 3.0]), 4)}, None, 1, 1, "mine")
+
+
+def test_the_registry_at_package_level():
+    import zoo
+
+    assert zoo.list_tasks() == ["ctc_speech", "forecasting", "sentiment"]
+    assert zoo.list_tasks("fore*") == ["forecasting"]
+    model = zoo.create_model("forecasting", cell="lstm", units=4, num_layers=1)
+    assert model.input_shape == (None, 14 * 24) and model.output_shape == (None, 48)

@@ -2,6 +2,9 @@
 
 from zoo.layers import GRU, LSTM, GRUCell, LSTMCell, compiled_loops
 from zoo.loading import load
+from zoo.task import create_model, get_task, list_tasks
 
 __version__ = "0.1.0"
-__all__ = ["GRU", "LSTM", "GRUCell", "LSTMCell", "compiled_loops", "load"]
+__all__ = [
+    "GRU", "LSTM", "GRUCell", "LSTMCell", "compiled_loops", "load", "create_model", "get_task", "list_tasks",
+]
