@@ -60,8 +60,9 @@ def main():
     parser.add_argument("--output-dir", default="runs")
     parser.add_argument("--export-dir", default="saved_models")
     parser.add_argument("--csv", default=str(REPO / "benchmarks" / "ctc_speech.csv"))
-    args, extra = parser.parse_known_args()
-    extra = [a for a in extra if a != "--"]
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args, extra = parser.parse_args(argv[:cut]), argv[cut + 1 :]
     path = pathlib.Path(args.csv)
     for name in args.names:
         row = run(name, args.data_dir, extra, args.output_dir, args.export_dir)
