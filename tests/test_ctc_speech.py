@@ -114,7 +114,8 @@ def test_padded_frames_are_blank_so_ctc_sees_the_true_length():
     np.testing.assert_allclose(empty.numpy(), [all_blank.numpy(), expected[1].numpy()], rtol=1e-5)
     with tf.GradientTape() as tape:
         tape.watch(logits)
-        total = tf.reduce_sum(cs.CTCLoss(reduction=None)(tf.constant([[-1], [-1]]), cs.PadAsBlank()(logits, mask=mask)))
+        padded_logits = cs.PadAsBlank()(logits, mask=mask)
+        total = tf.reduce_sum(cs.CTCLoss(reduction=None)(tf.constant([[-1], [-1]]), padded_logits))
     assert np.isfinite(tape.gradient(total, logits).numpy()).all()
     metric = cs.GreedyErrorRate()
     decoded_120 = np.repeat(one_hot_logits([1, 10, 2, 10, 0, 10]).numpy(), 2, axis=0)
@@ -308,7 +309,8 @@ def test_export_signatures(tmp_path):
     path = export_saved_model(model, signatures, tmp_path / "m", {}, serving_examples=examples)
     loaded = tf.saved_model.load(str(path))
     assert set(loaded.signatures) == {"serving_default", "step", "initial_state"}
-    out = loaded.signatures["serving_default"](waveform=tf.constant(examples["waveform"]), length=tf.constant(examples["length"]))
+    serve = loaded.signatures["serving_default"]
+    out = serve(waveform=tf.constant(examples["waveform"]), length=tf.constant(examples["length"]))
     batch, width = examples["waveform"].shape
     assert out["text"].shape == (batch,) and out["logits"].shape == (batch, -(-(width // 80) // 2), 11)
     np.testing.assert_array_equal(out["frame_lengths"], -(-(examples["length"] // 80) // 2))
