@@ -1,6 +1,8 @@
 """The CTC speech task: WAV reading, utterance composition, CTC pieces, model, export, streaming."""
 
 import json
+import subprocess
+import sys
 import wave
 
 import keras
@@ -10,7 +12,7 @@ import tensorflow as tf
 
 import train
 from tasks import ctc_speech as cs
-from tests.conftest import require_data
+from tests.conftest import REPO, require_data
 from zoo import audio
 from zoo.export import export_saved_model
 
@@ -350,6 +352,10 @@ def test_train_py_end_to_end_on_synthetic_digits(tmp_path):
     length = np.array([3000, 2000], "int32")
     expected = served(waveform=tf.constant(waveform), length=tf.constant(length))["logits"]
     np.testing.assert_allclose(model({"waveform": waveform, "length": length}), expected, atol=1e-5)
+    # zoo.load in a fresh process, where nothing has imported the task module yet.
+    script = f"import zoo; print(zoo.load({str(run_dir / 'model.keras')!r}).name)"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert loaded.stdout.strip() == "ctc_speech_gru", loaded.stderr[-2000:]
 
 
 def test_unknown_speaker_and_alphabet_misuse_are_reported(tmp_path):

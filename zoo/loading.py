@@ -24,6 +24,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 import zoo.builders  # noqa: F401  (registers the zoo layers a .keras file may hold)
+import zoo.task
 from zoo.export import METADATA_FILE, SERVING_DEFAULT, versions
 
 
@@ -33,6 +34,8 @@ def load(path):
     if path.suffix == ".keras":
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such .keras file.")
+        for name in zoo.task.list_tasks():  # registers the layers and losses tasks define
+            zoo.task.get_task(name)
         return keras.saving.load_model(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such SavedModel folder or .keras file.")
