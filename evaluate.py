@@ -70,7 +70,7 @@ class Grid:
 
 def sentiment(name, size, data="synthetic", target=0.75, **overrides):
     return TaskSpec(
-        name, "sentiment", {"data": data, **overrides}, "test_accuracy", True, ("val_accuracy", target),
+        name, "sentiment", {"data": data, "ngrams": 0, **overrides}, "test_accuracy", True, ("val_accuracy", target),
         family=f"sentiment-{data}", train_size=size,
     )
 

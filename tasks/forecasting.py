@@ -38,7 +38,7 @@ from keras import ops
 
 from zoo import m4
 from zoo.builders import recurrent_stack
-from zoo.data import TABLE_SUFFIXES, find_table, read_rows
+from zoo.data import find_table, read_rows
 from zoo.task import Data, Task
 
 # ----------------------------------------------------------------------- data

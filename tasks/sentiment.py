@@ -12,6 +12,11 @@ Default: IMDB if `--data-dir` has it or TFDS has it prepared, else synthetic.
 
 Model: TextVectorization (fitted on train only, inside the model) → masked
 embedding → (bi)GRU/LSTM stack → mean+max pooling over words → softmax.
+With `--ngrams N` (default 3; 0 turns it off) a second branch reads the same text as
+a bag of 1..N-grams (`zoo.ngrams`: NB-weighted logistic regression). Each branch is
+trained on its own loss, and the output `probabilities` is their mixture
+`w p_recurrent + (1 − w) p_ngrams`, with `w` fitted on the validation split.
+The model's outputs are then `{"probabilities", "recurrent", "ngrams"}`.
 """
 
 import pathlib
@@ -22,8 +27,9 @@ import numpy as np
 import tensorflow as tf
 from sklearn import metrics as sk_metrics
 
-from zoo.builders import MaskedMeanMaxPooling, recurrent_stack
+from zoo.builders import MaskedMeanMaxPooling, ProbabilityMixture, recurrent_stack
 from zoo.data import find_table, read_table
+from zoo.ngrams import NaiveBayesLogits, log_count_ratios
 from zoo.task import Data, Task
 
 # ----------------------------------------------------------------------- data
@@ -196,6 +202,9 @@ class SentimentTask(Task):
         "bidirectional": True,
         "embedding_dropout": 0.25,
         "dropout": 0.4,
+        "ngrams": 3,  # the n-gram branch's longest n-gram; 0: recurrent model only
+        "ngram_vocabulary_size": 800000,
+        "ngram_l2": 7e-5,
         "epochs": 4,
         "batch_size": 64,
         "learning_rate": 2e-3,
@@ -212,6 +221,10 @@ class SentimentTask(Task):
         group.add_argument("--embedding-dim", type=int)
         group.add_argument("--embedding-dropout", type=float)
         group.add_argument("--synthetic-train-size", type=int)
+        group.add_argument("--ngrams", type=int,
+                           help="add a bag-of-1..N-grams branch mixed with the recurrent one (0: none)")
+        group.add_argument("--ngram-vocabulary-size", type=int, help="n-grams kept, most frequent in train")
+        group.add_argument("--ngram-l2", type=float, help="L2 penalty of the n-gram branch's weights")
 
     # -- data
 
@@ -244,11 +257,11 @@ class SentimentTask(Task):
         random.Random(config["seed"]).shuffle(shuffled)
         num_validation = max(1, int(len(shuffled) * config["validation_fraction"]))
         validation, train = shuffled[:num_validation], shuffled[num_validation:]
-        batch = config["batch_size"]
+        batch, outputs = config["batch_size"], _labelled_outputs(config)
         return Data(
-            train=_dataset(train, batch, shuffle_seed=config["seed"]),
-            validation=_dataset(validation, batch),
-            test=_dataset(test, batch),
+            train=_dataset(train, batch, outputs, shuffle_seed=config["seed"]),
+            validation=_dataset(validation, batch, outputs),
+            test=_dataset(test, batch, outputs),
             description=(
                 f"sentiment data: {source}, {len(train)} train / {len(validation)} validation "
                 f"/ {len(test)} test texts, classes {classes}"
@@ -260,16 +273,27 @@ class SentimentTask(Task):
 
     def build_model(self, config, data=None):
         classes = data.info["classes"] if data else IMDB_CLASSES
+        text = keras.Input(shape=(), dtype="string", name="text")
+        texts = data.train.map(lambda text, label: text) if data else tf.constant(["unfitted"])
+        probabilities = self._recurrent_branch(text, texts, config, data, len(classes))
+        if not config["ngrams"]:
+            return keras.Model(text, probabilities, name=f"sentiment_{config['cell']}")
+        ngram_probabilities = self._ngram_branch(text, texts, config, data, len(classes))
+        mixture = ProbabilityMixture(name="mixture")([probabilities, ngram_probabilities])
+        return keras.Model(
+            text,
+            {"probabilities": mixture, "recurrent": probabilities, "ngrams": ngram_probabilities},
+            name=f"sentiment_{config['cell']}_ngrams",
+        )
+
+    def _recurrent_branch(self, text, texts, config, data, num_classes):
+        # Without data (zoo.create_model): a placeholder vocabulary, to be adapted before training.
         vectorizer = keras.layers.TextVectorization(
             max_tokens=config["vocabulary_size"],
             output_sequence_length=config["sequence_length"],
             name="vectorizer",
         )
-        if data is not None:
-            vectorizer.adapt(data.train.map(lambda text, label: text))
-        else:  # no data to fit a vocabulary on: a placeholder, to be adapted before training
-            vectorizer.adapt(tf.constant(["unfitted"]))
-        text = keras.Input(shape=(), dtype="string", name="text")
+        vectorizer.adapt(texts)
         tokens = vectorizer(text)  # (batch, sequence_length), 0 = padding
         hidden = keras.layers.Embedding(
             vectorizer.vocabulary_size() if data else config["vocabulary_size"],
@@ -288,21 +312,57 @@ class SentimentTask(Task):
         )
         hidden = MaskedMeanMaxPooling(name="pooling")(hidden)
         hidden = keras.layers.Dropout(config["dropout"])(hidden)
-        probabilities = keras.layers.Dense(len(classes), activation="softmax", name="classifier")(hidden)
-        return keras.Model(text, probabilities, name=f"sentiment_{config['cell']}")
+        return keras.layers.Dense(num_classes, activation="softmax", name="classifier")(hidden)
+
+    def _ngram_branch(self, text, texts, config, data, num_classes):
+        vectorizer = keras.layers.TextVectorization(
+            max_tokens=config["ngram_vocabulary_size"],
+            ngrams=config["ngrams"],
+            output_mode="multi_hot",
+            sparse=True,
+            name="ngram_vectorizer",
+        )
+        vectorizer.adapt(texts)
+        logits = NaiveBayesLogits(num_classes, l2=config["ngram_l2"], name="ngram_logits")
+        probabilities = keras.layers.Softmax(name="ngram_classifier")(logits(vectorizer(text)))
+        if data:
+            labelled = data.train.map(lambda text, label: (text, label["probabilities"]))
+            logits.ratios.assign(log_count_ratios(vectorizer, labelled, num_classes))
+        return probabilities
 
     def build_losses(self, config):
-        return keras.losses.SparseCategoricalCrossentropy()
+        if not config["ngrams"]:
+            return keras.losses.SparseCategoricalCrossentropy()
+        # Each branch learns on its own loss; the mixture has none (it is fitted after).
+        return {branch: keras.losses.SparseCategoricalCrossentropy() for branch in ("recurrent", "ngrams")}
 
     def build_metrics(self, config):
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        return {"probabilities": accuracy} if config["ngrams"] else accuracy
+
+    def monitor(self, config):
+        # The branches' summed loss follows the recurrent one, which overfits first;
+        # the mixture's accuracy is what the user gets.
+        return ("val_probabilities_accuracy", "max") if config["ngrams"] else ("val_loss", "min")
 
     # -- evaluation
 
+    def calibrate(self, model, data, config):
+        if config["ngrams"]:
+            outputs, labels = _predict(model, data.validation)
+            weight = model.get_layer("mixture").fit(outputs["recurrent"], outputs["ngrams"], labels)
+            print(f"mixture: probabilities = {weight:.2f} recurrent + {1 - weight:.2f} n-grams "
+                  "(fitted on the validation split)")
+
     def evaluate(self, model, data, config):
-        probabilities = model.predict(data.test, verbose=0)
-        labels = np.concatenate([y for _, y in data.test.as_numpy_iterator()])
-        return classification_metrics(labels, probabilities)
+        outputs, labels = _predict(model, data.test)
+        if not config["ngrams"]:
+            return classification_metrics(labels, outputs)
+        metrics = classification_metrics(labels, outputs["probabilities"])
+        for branch in ("recurrent", "ngrams"):  # each branch alone, for the record
+            metrics[f"test_accuracy_{branch}"] = float(np.mean(outputs[branch].argmax(-1) == labels))
+        metrics["mixture_weight_recurrent"] = float(model.get_layer("mixture").weight.numpy())
+        return metrics
 
     # -- export
 
@@ -310,7 +370,10 @@ class SentimentTask(Task):
         class_names = tf.constant(data.info["classes"])
 
         def serve(text):
-            probabilities = model(text, training=False)
+            # One empty text is appended and its row dropped: TF's n-gram counting
+            # (RaggedCountSparseOutput) fails on an empty batch.
+            outputs = model(tf.concat([text, [""]], axis=0), training=False)
+            probabilities = (outputs["probabilities"] if isinstance(outputs, dict) else outputs)[:-1]
             class_id = tf.argmax(probabilities, axis=-1)
             return {
                 "probabilities": probabilities,
@@ -323,6 +386,14 @@ class SentimentTask(Task):
     def serving_examples(self, data, config):
         texts, _ = next(iter(data.test.unbatch().batch(3)))  # the first 3 test texts
         return {"text": texts.numpy()}  # (3,) bytes
+
+
+def _predict(model, dataset):
+    """The model's outputs on `dataset` and its class ids."""
+    labels = np.concatenate([
+        y["probabilities"] if isinstance(y, dict) else y for _, y in dataset.as_numpy_iterator()
+    ])
+    return model.predict(dataset, verbose=0), labels
 
 
 def classification_metrics(labels, probabilities):
@@ -348,10 +419,16 @@ def classification_metrics(labels, probabilities):
     }
 
 
-def _dataset(examples, batch_size, shuffle_seed=None):
+def _labelled_outputs(config):
+    """The model outputs the labels go to: None for a single output."""
+    return ("probabilities", "recurrent", "ngrams") if config["ngrams"] else None
+
+
+def _dataset(examples, batch_size, outputs=None, shuffle_seed=None):
     texts = [text for text, _ in examples]
     labels = np.array([label for _, label in examples], dtype="int32")
-    dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+    targets = {name: labels for name in outputs} if outputs else labels
+    dataset = tf.data.Dataset.from_tensor_slices((texts, targets))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(texts), seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

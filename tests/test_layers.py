@@ -298,7 +298,7 @@ def test_initial_state_of_wrong_shape_is_named(config):
     layer = zoo_class(UNITS, name="encoder", **extra)
     x = np.zeros((BATCH, TIME, FEATURES), "float32")
     states = [np.zeros((BATCH, UNITS + 1), "float32") for _ in layer.state_size]
-    expected = rf"encoder: `initial_state\[0\]` must have shape \(batch, units\) = \(3, 6\), got \(3, 7\)"
+    expected = r"encoder: `initial_state\[0\]` must have shape \(batch, units\) = \(3, 6\), got \(3, 7\)"
     with pytest.raises(ValueError, match=expected):
         layer(x, initial_state=states)
 

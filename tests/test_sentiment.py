@@ -144,10 +144,25 @@ def test_classification_metrics_on_a_constructed_case():
 
 
 def test_create_model_takes_raw_strings():
-    model = zoo.task.create_model("sentiment", cell="lstm", units=8, embedding_dim=8, sequence_length=12)
+    model = zoo.task.create_model(
+        "sentiment", cell="lstm", units=8, embedding_dim=8, sequence_length=12, ngrams=0
+    )
     probabilities = model(tf.constant(["a fine film", ""]))
     assert probabilities.shape == (2, 2)
     np.testing.assert_allclose(probabilities.numpy().sum(-1), 1.0, rtol=1e-6)
+
+
+def test_default_model_mixes_a_recurrent_and_an_ngram_branch():
+    model = zoo.task.create_model("sentiment", units=8, embedding_dim=8, sequence_length=12)
+    outputs = model(tf.constant(["a fine film", ""]))
+    assert set(outputs) == {"probabilities", "recurrent", "ngrams"}
+    for probabilities in outputs.values():
+        assert probabilities.shape == (2, 2)
+        np.testing.assert_allclose(probabilities.numpy().sum(-1), 1.0, rtol=1e-6)
+    weight = model.get_layer("mixture").weight.numpy()
+    np.testing.assert_allclose(
+        outputs["probabilities"], weight * outputs["recurrent"] + (1 - weight) * outputs["ngrams"], atol=1e-7
+    )
 
 
 def test_unknown_task_and_hyperparameter_are_named():
@@ -176,6 +191,9 @@ def test_train_py_trains_evaluates_and_exports_a_raw_text_model(tmp_path, capsys
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_examples"] == 2000
     assert {"test_auc", "test_f1", "parameters", "train_seconds"} <= set(metrics)
+    # the default model mixes its two branches; each one's accuracy is kept for the record
+    assert 0.0 <= metrics["mixture_weight_recurrent"] <= 1.0
+    assert {"test_accuracy_recurrent", "test_accuracy_ngrams"} <= set(metrics)
     assert (run_dir / "logs").is_dir() and (run_dir / "model.keras").exists()
 
     model_dir = exports / "sentiment-gru"

@@ -1,6 +1,7 @@
-"""Building blocks the task models are made of: recurrent stacks and masked pooling."""
+"""Building blocks the task models are made of: recurrent stacks, masked pooling, a probability mixture."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from zoo.layers import GRU, LSTM
@@ -85,3 +86,32 @@ class MaskedMeanMaxPooling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 2 * input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ProbabilityMixture(keras.layers.Layer):
+    """`p = w p_a + (1 − w) p_b` of two classifiers' probabilities; `w` is fitted, not trained.
+
+    `fit` picks `w` on held-out data (the validation split) by log-likelihood, so a
+    branch that does not generalise gets weight 0 instead of spoiling the other.
+    """
+
+    def build(self, input_shape):
+        self.weight = self.add_weight(shape=(), initializer=keras.initializers.Constant(0.5),
+                                      trainable=False, name="weight")
+
+    def call(self, inputs):
+        first, second = inputs
+        return self.weight * first + (1.0 - self.weight) * second
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def fit(self, first, second, labels, grid=21):
+        """Sets `w` in {0, 1/(grid-1), ..., 1} maximising the mean log-probability of `labels`."""
+        rows = np.arange(len(labels))
+        first, second = first[rows, labels], second[rows, labels]
+        candidates = np.linspace(0.0, 1.0, grid)
+        log_likelihood = [np.mean(np.log(w * first + (1 - w) * second + 1e-12)) for w in candidates]
+        self.weight.assign(float(candidates[int(np.argmax(log_likelihood))]))
+        return float(self.weight.numpy())

@@ -51,6 +51,13 @@ class Task:
     def build_metrics(self, config):
         return []
 
+    def monitor(self, config):
+        """`(quantity, mode)` that early stopping and the best checkpoint follow."""
+        return "val_loss", "min"
+
+    def calibrate(self, model, data, config):
+        """Fits what is set after training, on the validation split (default: nothing)."""
+
     def evaluate(self, model, data, config):
         """Test metrics as a flat dict with plain keys (`test_accuracy`, ...)."""
         raise NotImplementedError

@@ -63,12 +63,15 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
     run_dir = pathlib.Path(resume) if resume else new_run_dir(output_dir, task.name, config["cell"])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    monitor, mode = task.monitor(config)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), save_best_only=True),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.keras"), monitor=monitor, mode=mode, save_best_only=True
+        ),
         keras.callbacks.EarlyStopping(
-            patience=config.get("patience", 2), restore_best_weights=True
+            monitor=monitor, mode=mode, patience=config.get("patience", 2), restore_best_weights=True
         ),
         keras.callbacks.TerminateOnNaN(),
     ]
@@ -89,6 +92,7 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
             "and nothing was exported. Try a lower --learning-rate."
         )
 
+    task.calibrate(model, data, config)
     metrics = task.evaluate(model, data, config)
     metrics.update(
         parameters=parameters,
