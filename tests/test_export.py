@@ -32,7 +32,7 @@ from zoo.export import (
 # Tiny configs, one line per task: every serving test runs on each of them.
 # fmt: off
 SERVING_TASKS = {
-    "sentiment": dict(data="synthetic", synthetic_train_size=40, synthetic_test_size=8, vocabulary_size=50, sequence_length=12, embedding_dim=4, units=4, batch_size=8),  # noqa: E501
+    "sentiment": dict(data="synthetic", synthetic_train_size=40, synthetic_test_size=8, vocabulary_size=50, sequence_length=12, embedding_dim=4, units=4, batch_size=8, ngrams=2),  # noqa: E501
     "forecasting": dict(data="synthetic", synthetic_series=4, horizon=6, seasonality=4, input_window=12, units=4, num_layers=1, batch_size=8, quantiles="0.1,0.5,0.9"),  # noqa: E501
     "ctc_speech": dict(data="synthetic", train_utterances=8, validation_utterances=4, test_utterances=4, units=8, num_layers=1, conv_filters=8, num_mel_bins=16, subsampling=2, bidirectional=False, batch_size=4),  # noqa: E501
 }

@@ -165,6 +165,19 @@ def test_default_model_mixes_a_recurrent_and_an_ngram_branch():
     )
 
 
+@pytest.mark.parametrize("source, ngrams", [("synthetic", 0), ("csv", sentiment.NGRAMS_ON_TEXT)])
+def test_ngram_branch_by_default_on_real_text_only(tmp_path, source, ngrams):
+    write(tmp_path / "train.csv", "text,label\na fine film,1\na dull film,0\n")
+    write(tmp_path / "test.csv", "text,label\ngood,1\n")
+    task = zoo.task.get_task("sentiment")
+    config = zoo.task.task_config(
+        task, data=source, data_dir=str(tmp_path), synthetic_train_size=20, synthetic_test_size=4
+    )
+    assert config["ngrams"] is None
+    task.build_inputs(config)
+    assert config["ngrams"] == ngrams
+
+
 def test_unknown_task_and_hyperparameter_are_named():
     with pytest.raises(ValueError, match=r"Unknown task 'sentimental'; choose one of \[.*'sentiment'"):
         zoo.task.create_model("sentimental")
@@ -184,7 +197,7 @@ def test_train_py_trains_evaluates_and_exports_a_raw_text_model(tmp_path, capsys
     runs, exports = tmp_path / "runs", tmp_path / "saved_models"
     train.main(TINY + [
         "--task", "sentiment", "--cell", "gru", "--data", "synthetic", "--synthetic-train-size", "300",
-        "--output-dir", str(runs), "--export-dir", str(exports),
+        "--ngrams", "2", "--output-dir", str(runs), "--export-dir", str(exports),
     ])
     (run_dir,) = runs.iterdir()
     assert not run_dir.name.endswith(".partial")
