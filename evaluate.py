@@ -1,7 +1,8 @@
 """GRU or LSTM, for my data? A grid of tasks x cells x seeds under equal budgets, and a report.
 
     python evaluate.py --quick                       # about 10 minutes on 2 CPU cores
-    python evaluate.py --grid medium --data-dir ../shared/data
+    python evaluate.py --grid medium --data-dir ../shared/data   # about 45 minutes
+    python evaluate.py --grid greff --data-dir ../shared/data    # LSTM variants, about 30 minutes
     python evaluate.py --grid full --data-dir ../shared/data
     python evaluate.py --grid quick --report-only    # rewrite report.md from results.csv
 
@@ -123,6 +124,16 @@ GRIDS = {
         ],
         cells=["gru", "lstm", "rnn"], seeds=[0, 1, 2], probe_cells=["gru", "lstm", "rnn", "lstm_cifg"],
         probe_lengths=[50, 100, 200], probe_steps=1000,
+    ),
+    # Greff et al. 2016's LSTM variants beside GRU/LSTM: IMDB 5k at the medium budget and
+    # the probes (about 30 min).
+    "greff": Grid(
+        tasks=[
+            sentiment("sentiment-imdb-5k", 5000, data="imdb", target=0.8, train_subset=5000, sequence_length=200,
+                      units=32, epochs=3, bidirectional=False),
+        ],
+        cells=["gru", "lstm", "rnn", *GREFF], seeds=[0, 1, 2], probe_cells=["gru", "lstm", "rnn", *GREFF],
+        probe_lengths=[50, 100, 200], probe_steps=1000, matched=False,
     ),
     # Every cell on the three real datasets at the tasks' tuned settings, every probe length.
     "full": Grid(

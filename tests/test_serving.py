@@ -434,7 +434,13 @@ def test_zoo_serve_command_serves_the_base_folder(served):
         assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        try:
+            output, _ = process.communicate(timeout=30)  # reads the pipe: a full one would block the server
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            pytest.fail(f"zoo serve did not stop within 30 s of SIGINT; its output:\n{output[-3000:]}")
+    assert "zoo serve: stopped" in output and process.returncode == 0
 
 
 def test_zoo_serve_without_the_base_folder_says_so(tmp_path):

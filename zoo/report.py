@@ -422,6 +422,11 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
         for baseline in table.baselines:
             lines.append(f"| {baseline['cell']} (baseline) | – | – | {baseline['parameters']:,.0f} | {baseline['value']:.4f} | – | – | – |")
         comparisons = [("gru", "lstm"), ("gru_matched", "lstm"), ("gru", "rnn"), ("lstm", "rnn")]
+        # Greff et al.'s variants against their vanilla LSTM (with peepholes), as in the paper
+        comparisons += [
+            (cell, "lstm_peephole") for cell in sorted(table.by_cell, key=cell_sort_key)
+            if cell.startswith("lstm_") and cell != "lstm_peephole"
+        ]
         tests = [(a, b, table.compare(a, b)) for a, b in comparisons]
         tests = [(a, b, c) for a, b, c in tests if c]
         if tests:

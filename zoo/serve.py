@@ -30,6 +30,7 @@ import base64
 import dataclasses
 import json
 import logging
+import os
 import pathlib
 import re
 import sys
@@ -115,10 +116,11 @@ class ModelRepository:
         self._poller = threading.Thread(target=self._poll, name="zoo-serve-poll", daemon=True)
         self._poller.start()
 
-    def stop(self):
+    def stop(self, timeout=None):
+        """Stops polling; waits up to `timeout` seconds for a refresh in progress."""
         self._stopped.set()
         if self._poller:
-            self._poller.join()
+            self._poller.join(timeout)
 
     def _poll(self):
         while not self._stopped.wait(self.poll_seconds):
@@ -648,9 +650,14 @@ def main(argv=None):
         flush=True,
     )
     try:
-        server.run()
+        server.run()  # until Ctrl-C (SIGINT)
     finally:
-        repository.stop()
+        repository.stop(timeout=10)
+    print("zoo serve: stopped", flush=True)
+    sys.stderr.flush()
+    # Nothing is left to write; exit now rather than wait on TensorFlow's own threads
+    # at interpreter shutdown, which once kept a stopped server alive past 30 s in CI.
+    os._exit(0)
 
 
 if __name__ == "__main__":
