@@ -433,13 +433,14 @@ def test_zoo_serve_command_serves_the_base_folder(served):
         assert wait_for(client, path, process)[0] == 200
         assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
     finally:
-        process.send_signal(signal.SIGINT)
+        # SIGTERM, as `docker stop` sends (SIGINT is ignored where the suite runs in the background)
+        process.send_signal(signal.SIGTERM)
         try:
             output, _ = process.communicate(timeout=30)  # reads the pipe: a full one would block the server
         except subprocess.TimeoutExpired:
             process.kill()
             output, _ = process.communicate()
-            pytest.fail(f"zoo serve did not stop within 30 s of SIGINT; its output:\n{output[-3000:]}")
+            pytest.fail(f"zoo serve did not stop within 30 s of SIGTERM; its output:\n{output[-3000:]}")
     assert "zoo serve: stopped" in output and process.returncode == 0
 
 

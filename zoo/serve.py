@@ -33,6 +33,7 @@ import logging
 import os
 import pathlib
 import re
+import signal
 import sys
 import threading
 
@@ -649,8 +650,10 @@ def main(argv=None):
         f"http://{args.host}:{server.effective_port}/v1/models/<name>",
         flush=True,
     )
+    # SIGTERM (`docker stop`, `kill`) stops the server as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
-        server.run()  # until Ctrl-C (SIGINT)
+        server.run()  # until Ctrl-C or SIGTERM
     finally:
         repository.stop(timeout=10)
     print("zoo serve: stopped", flush=True)
