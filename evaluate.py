@@ -3,7 +3,7 @@
     python evaluate.py --quick                       # about 10 minutes on 2 CPU cores
     python evaluate.py --grid medium --data-dir ../shared/data   # about 45 minutes
     python evaluate.py --grid greff --data-dir ../shared/data    # LSTM variants, about 30 minutes
-    python evaluate.py --grid full --data-dir ../shared/data
+    python evaluate.py --grid full --data-dir ../shared/data --reuse results/medium   # about an hour
     python evaluate.py --grid quick --report-only    # rewrite report.md from results.csv
 
 Every task run goes through `zoo.training.train_and_export` (the loop `train.py`
@@ -95,6 +95,23 @@ GREFF = [
     "lstm_peephole", "lstm_nig", "lstm_nfg", "lstm_nog", "lstm_niaf", "lstm_noaf", "lstm_cifg", "lstm_fgr",
 ]
 
+# The real data with reduced budgets (IMDB cut to 200 tokens, one-layer models), shared
+# by the grids that run them so their rows are the same runs.
+MEDIUM_TASKS = [
+    sentiment("sentiment-imdb-5k", 5000, data="imdb", target=0.8, train_subset=5000, sequence_length=200,
+              units=32, epochs=3, bidirectional=False),
+    sentiment("sentiment-imdb-22k", 22500, data="imdb", target=0.8, sequence_length=200, units=32,
+              epochs=3, bidirectional=False),
+    forecasting("forecasting-m4-hourly", 0.08, data="m4", units=64, num_layers=1, epochs=10),
+]
+# Streaming (unidirectional) digit strings, FSDD split by take, a reduced budget; greedy decoding.
+CTC_FSDD = TaskSpec(
+    "ctc-fsdd", "ctc_speech",
+    {"data": "fsdd", "bidirectional": False, "units": 64, "epochs": 12, "train_utterances": 1200,
+     "validation_utterances": 320, "test_utterances": 300, "beam_width": 1},
+    "cer", False, ("val_cer", 0.1),
+)
+
 GRIDS = {
     # For tests: one tiny task, two seeds, two probe lengths; about a minute.
     "smoke": Grid(
@@ -115,38 +132,23 @@ GRIDS = {
     ),
     # The real data with reduced budgets: IMDB cut to 200 tokens, M4 Hourly, 3 seeds.
     "medium": Grid(
-        tasks=[
-            sentiment("sentiment-imdb-5k", 5000, data="imdb", target=0.8, train_subset=5000, sequence_length=200,
-                      units=32, epochs=3, bidirectional=False),
-            sentiment("sentiment-imdb-22k", 22500, data="imdb", target=0.8, sequence_length=200, units=32,
-                      epochs=3, bidirectional=False),
-            forecasting("forecasting-m4-hourly", 0.08, data="m4", units=64, num_layers=1, epochs=10),
-        ],
-        cells=["gru", "lstm", "rnn"], seeds=[0, 1, 2], probe_cells=["gru", "lstm", "rnn", "lstm_cifg"],
-        probe_lengths=[50, 100, 200], probe_steps=1000,
+        tasks=MEDIUM_TASKS, cells=["gru", "lstm", "rnn"], seeds=[0, 1, 2],
+        probe_cells=["gru", "lstm", "rnn", "lstm_cifg"], probe_lengths=[50, 100, 200], probe_steps=1000,
     ),
     # Greff et al. 2016's LSTM variants beside GRU/LSTM: IMDB 5k at the medium budget and
     # the probes (about 30 min).
     "greff": Grid(
-        tasks=[
-            sentiment("sentiment-imdb-5k", 5000, data="imdb", target=0.8, train_subset=5000, sequence_length=200,
-                      units=32, epochs=3, bidirectional=False),
-        ],
+        tasks=MEDIUM_TASKS[:1],
         cells=["gru", "lstm", "rnn", *GREFF], seeds=[0, 1, 2], probe_cells=["gru", "lstm", "rnn", *GREFF],
         probe_lengths=[50, 100, 200], probe_steps=1000, matched=False,
     ),
-    # Every cell on the three real datasets at the tasks' tuned settings, every probe length.
+    # The three real datasets: medium's tasks plus streaming CTC on FSDD, both GRU forms and
+    # the coupled-gate LSTM beside medium's cells, the probes up to T=1000 (about an hour
+    # with medium's runs reused: --reuse results/medium).
     "full": Grid(
-        tasks=[
-            sentiment("sentiment-imdb-5k", 5000, data="imdb", target=0.85, train_subset=5000),
-            sentiment("sentiment-imdb-22k", 22500, data="imdb", target=0.85),
-            forecasting("forecasting-m4-hourly", 0.08, data="m4"),
-            TaskSpec("ctc-fsdd", "ctc_speech", {"data": "fsdd"}, "cer", False, ("val_loss", 10.0)),
-        ],
-        cells=["gru", "gru_reset_before", "lstm", "rnn", *GREFF], seeds=[0, 1, 2],
-        probe_cells=["gru", "gru_reset_before", "lstm", "rnn", *GREFF],
-        probe_lengths=[50, 100, 200, 500, 1000], probe_steps=2000, probe_units=64, copied=10,
-        gradient_length=200,
+        tasks=[CTC_FSDD, *MEDIUM_TASKS], cells=["gru", "gru_reset_before", "lstm", "lstm_cifg", "rnn"],
+        seeds=[0, 1, 2], probe_cells=["gru", "gru_reset_before", "lstm", "lstm_cifg", "rnn"],
+        probe_lengths=[50, 100, 200, 500, 1000], probe_steps=1000,
     ),
 }
 # Folders under --data-dir holding each task's data in the real-data grids.
@@ -429,12 +431,45 @@ def probe_unsolved_below(rows, run_id):
     )
 
 
-def run_grid(grid, name, results_dir, data_dir):
+def write_rows(csv_path, rows):
+    new_file = not csv_path.exists()
+    with open(csv_path, "a", newline="") as file:
+        writer = csv.DictWriter(file, COLUMNS)
+        if new_file:
+            writer.writeheader()
+        writer.writerows({column: row.get(column, "") for column in COLUMNS} for row in rows)
+
+
+def reuse_rows(reuse_dir, results_dir, run_ids, done):
+    """Copies the rows (and gradient norms) of `reuse_dir`'s runs that this grid plans and lacks.
+
+    Grids that share task specs (MEDIUM_TASKS) and probe settings plan the same runs under
+    the same ids, so another grid's finished runs count as done here.
+    """
+    if not (reuse_dir / "results.csv").exists():
+        raise FileNotFoundError(f"--reuse {reuse_dir}: no results.csv there")
+    rows = [row for row in read_rows(reuse_dir / "results.csv") if row["run"] in run_ids and row["run"] not in done]
+    write_rows(results_dir / "results.csv", rows)
+    reused_cells = [row["cell"] for row in rows if row["kind"] == "gradients"]
+    if reused_cells:
+        source = json.loads((reuse_dir / "gradient_norms.json").read_text())
+        norms_path = results_dir / "gradient_norms.json"
+        norms = json.loads(norms_path.read_text()) if norms_path.exists() else {}
+        norms.update({cell: source[cell] for cell in reused_cells})
+        norms_path.write_text(json.dumps(norms))
+    return {row["run"] for row in rows}
+
+
+def run_grid(grid, name, results_dir, data_dir, reuse_dir=None):
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "logs").mkdir(exist_ok=True)
     csv_path = results_dir / "results.csv"
     done = {row["run"] for row in read_rows(csv_path)}
     runs = plan(grid, data_dir)
+    if reuse_dir:
+        reused = reuse_rows(pathlib.Path(reuse_dir), results_dir, {run_id for run_id, _ in runs}, done)
+        print(f"grid {name}: {len(reused)} finished runs reused from {reuse_dir}", flush=True)
+        done |= reused
     todo = [(run_id, fn) for run_id, fn in runs if run_id not in done]
     print(f"grid {name}: {len(runs)} runs, {len(runs) - len(todo)} already in {csv_path}, {len(todo)} to run", flush=True)
     start = time.perf_counter()
@@ -447,12 +482,7 @@ def run_grid(grid, name, results_dir, data_dir):
         with open(log_path, "w") as log, contextlib.redirect_stdout(log):
             row = fn(results_dir / "runs" / run_id.replace("/", "_"), results_dir)
         row = {"run": run_id, **row}
-        new_file = not csv_path.exists()
-        with open(csv_path, "a", newline="") as file:
-            writer = csv.DictWriter(file, COLUMNS)
-            if new_file:
-                writer.writeheader()
-            writer.writerow({column: row.get(column, "") for column in COLUMNS})
+        write_rows(csv_path, [row])
         elapsed = time.perf_counter() - start
         remaining = elapsed / index * (len(todo) - index)
         value = row.get("value")
@@ -473,6 +503,10 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None, help="folder with imdb/, m4_hourly/, fsdd/ (real-data grids)")
     parser.add_argument("--output-dir", default="results", help="where results/<name>/ goes")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from results.csv")
+    parser.add_argument(
+        "--reuse", metavar="RESULTS_DIR",
+        help="count another grid's finished runs of the same specs as done (e.g. results/medium for full)",
+    )
     args = parser.parse_args(argv)
     grid_name = "quick" if args.quick else args.grid
     grid = GRIDS[grid_name]
@@ -482,7 +516,7 @@ def main(argv=None):
     wall_seconds = None
     if not args.report_only:
         try:
-            wall_seconds = run_grid(grid, grid_name, results_dir, args.data_dir)
+            wall_seconds = run_grid(grid, grid_name, results_dir, args.data_dir, args.reuse)
         except (ValueError, FileNotFoundError) as error:
             sys.exit(f"evaluate.py: {error}")
     from zoo.report import write_report

@@ -1,11 +1,18 @@
 """M4 benchmark of the forecasting task: models trained by train.py's loop, one per
-seed, and their ensemble (the median of their forecasts), scored as M4 scored.
+seed and variant, and their ensemble (the median of their forecasts), scored as M4 scored.
 
     python benchmarks/forecasting_m4.py --data-dir ../shared/data/m4_hourly --seeds 0 1 2 \
         --set cell=lstm --set input_window=336
+    python benchmarks/forecasting_m4.py --data-dir ../shared/data/m4_hourly --seeds 0 1 2 \
+        --variant "" --variant loss=smape --members-dir /tmp/m4_members
 
-Prints each member's and the ensemble's sMAPE / MASE / OWA beside Naive2, sNaive
-and, when the folder has `m4_hourly_method_scores.csv`, the competition's entries.
+`--set` applies to every member; each `--variant` ("key=value,key=value", "" for none)
+makes one member per seed, so an ensemble can mix losses or windows as N-BEATS does.
+With `--members-dir`, each member's test forecasts and scores are kept there and a
+member already there is not trained again (a rerun with more seeds or variants only
+trains the new ones). Prints each member's and the ensemble's sMAPE / MASE / OWA beside
+Naive2, sNaive and, when the folder has `m4_hourly_method_scores.csv`, the
+competition's entries.
 """
 
 import argparse
@@ -39,30 +46,62 @@ def parse_override(text):
         return key, value
 
 
+def member_name(overrides, seed):
+    settings = "-".join(f"{key}={value}" for key, value in sorted(overrides.items())) or "defaults"
+    return f"{settings}-seed{seed}".replace("/", "_")
+
+
+def train_member(task, data_dir, overrides, seed, members_dir):
+    """(forecasts, summary line) of one member, read from `members_dir` when it is there."""
+    name = member_name(overrides, seed)
+    kept = members_dir / f"{name}.npz" if members_dir else None
+    if kept and kept.exists():
+        saved = np.load(kept)
+        return saved["forecasts"], f"{name}: {saved['summary']} (kept in {members_dir})"
+    config = task_config(task, data="m4", data_dir=data_dir, seed=seed, **overrides)
+    config["verbose"] = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        run_dir, metrics, _ = train_and_export(task, config, f"{scratch}/runs", f"{scratch}/exports")
+        data = task.build_inputs(config)
+        model = keras.saving.load_model(run_dir / "model.keras")
+        forecasts = model.predict(data.test, verbose=0)
+    keras.backend.clear_session()
+    summary = (
+        f"sMAPE {metrics['smape']:.3f} MASE {metrics['mase']:.3f} OWA {metrics['owa']:.3f} "
+        f"({metrics['train_seconds']:.0f} s, {metrics['parameters']:,} parameters)"
+    )
+    if kept:
+        members_dir.mkdir(parents=True, exist_ok=True)
+        np.savez(kept, forecasts=forecasts, summary=summary)
+    return forecasts, f"{name}: {summary}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument(
+        "--variant", action="append", metavar="KEY=VALUE,...",
+        help="overrides of one group of members, one member per seed (repeat; default: one group, no overrides)",
+    )
+    parser.add_argument("--members-dir", type=pathlib.Path, help="keep (and reuse) each member's forecasts here")
     parser.add_argument("--forecasts-out", help="write the ensemble's forecasts here (CSV: id, F1..FH)")
     args = parser.parse_args()
 
     task = get_task("forecasting")
-    overrides = dict(parse_override(text) for text in args.set)
+    common = dict(parse_override(text) for text in args.set)
+    variants = [
+        dict(parse_override(text) for text in variant.split(",") if text) for variant in (args.variant or [""])
+    ]
     start = time.perf_counter()
-    forecasts, member_lines = [], []
-    with tempfile.TemporaryDirectory() as scratch:
+    forecasts = []
+    for variant in variants:
         for seed in args.seeds:
-            config = task_config(task, data="m4", data_dir=args.data_dir, seed=seed, **overrides)
-            config["verbose"] = 0
-            run_dir, metrics, _ = train_and_export(task, config, f"{scratch}/runs", f"{scratch}/exports")
-            data = task.build_inputs(config)
-            model = keras.saving.load_model(run_dir / "model.keras")
-            forecasts.append(model.predict(data.test, verbose=0))
-            member_lines.append(
-                f"seed {seed}: sMAPE {metrics['smape']:.3f} MASE {metrics['mase']:.3f} "
-                f"OWA {metrics['owa']:.3f} ({metrics['train_seconds']:.0f} s, {metrics['parameters']:,} parameters)"
-            )
+            member, line = train_member(task, args.data_dir, {**common, **variant}, seed, args.members_dir)
+            forecasts.append(member)
+            print(line, flush=True)
+    data = task.build_inputs(task_config(task, data="m4", data_dir=args.data_dir, **common))
     ensemble = np.median(np.stack(forecasts), axis=0)
     scores = forecast_scores(data.reference, ensemble)
     if args.forecasts_out:
@@ -73,9 +112,8 @@ def main():
                 writer.writerow([name] + [f"{value:.6g}" for value in row])
     elapsed = time.perf_counter() - start
 
-    print("\n".join(member_lines))
-    print(f"ensemble of {len(args.seeds)} (median), {elapsed / 60:.1f} min in all, config {overrides}:")
-    print(format_score_table(scores, f"ensemble-{config['cell']}"))
+    print(f"ensemble of {len(forecasts)} (median), {elapsed / 60:.1f} min in all, --set {common}, variants {variants}:")
+    print(format_score_table(scores, "ensemble"))
     table = pathlib.Path(args.data_dir) / "m4_hourly_method_scores.csv"
     if table.exists():
         with open(table) as handle:

@@ -1,13 +1,15 @@
 """Load test of `zoo serve`: throughput and latency per exported model, against in-process calls.
 
-    python benchmarks/serving_load.py --model-base-path saved_models
+    python benchmarks/serving_load.py --model-base-path saved_models [--protocol rest grpc]
 
-Starts `python -m zoo.serve` on a free local port over --model-base-path. For each
-model (default: all), the request is the first --batch-size row(s) of its warm-up
-request in row format (`{"instances": [...]}`). After --warmup requests, it sends
+Starts `python -m zoo.serve` on free local ports (REST and gRPC) over
+--model-base-path. For each model (default: all) and protocol, the request is the
+first --batch-size row(s) of its warm-up request: REST in row format
+(`{"instances": [...]}`), gRPC a PredictRequest of TensorProtos through
+tensorflow-serving-api's stub. After --warmup requests, it sends
 --requests requests at each --concurrency (one client thread and one keep-alive
-connection per concurrent client) and reports requests/s, p50 and p99 latency and
-errors (non-200 answers or failed connections). The baseline is the same inputs
+connection or channel per concurrent client) and reports requests/s, p50 and p99 latency and
+errors (non-200 answers, gRPC errors or failed connections). The baseline is the same inputs
 through the SavedModel in this process (`zoo.load`), one call at a time, measured
 in blocks of --block calls interleaved with blocks of served requests at
 concurrency 1, so load from elsewhere on the machine hits both alike:
@@ -25,7 +27,10 @@ import sys
 import threading
 import time
 
+import grpc
 import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -40,9 +45,10 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_server(base_path, port):
+def start_server(base_path, port, grpc_port):
     process = subprocess.Popen(
-        [sys.executable, "-m", "zoo.serve", "--port", str(port), "--model-base-path", str(base_path)],
+        [sys.executable, "-m", "zoo.serve", "--port", str(port), "--grpc-port", str(grpc_port),
+         "--model-base-path", str(base_path)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
@@ -71,35 +77,72 @@ def request_body(examples):
     return {"instances": [{name: column[i] for name, column in columns.items()} for i in range(rows)]}
 
 
-def load(port, path, body, requests, concurrency):
-    """(requests/s, latencies in s, errors) for `requests` POSTs spread over `concurrency` clients."""
+class RestClient:
+    """One keep-alive connection POSTing the model's row-format request; a call is True when answered 200."""
+
+    def __init__(self, port, name, examples):
+        self.port, self.path = port, f"/v1/models/{name}:predict"
+        self.body = json.dumps(request_body(examples)).encode()
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def __call__(self):
+        try:
+            self.connection.request("POST", self.path, body=self.body, headers={"Content-Type": "application/json"})
+            response = self.connection.getresponse()
+            response.read()
+            return response.status == 200
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            return False
+
+    def close(self):
+        self.connection.close()
+
+
+class GrpcClient:
+    """One channel calling PredictionService.Predict; a call is True when it succeeds."""
+
+    def __init__(self, port, name, examples):
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.request = predict_pb2.PredictRequest()
+        self.request.model_spec.name = name
+        for key, values in examples.items():
+            self.request.inputs[key].CopyFrom(tf.make_tensor_proto(values))
+
+    def __call__(self):
+        try:
+            self.stub.Predict(self.request, timeout=60)
+            return True
+        except grpc.RpcError:
+            return False
+
+    def close(self):
+        self.channel.close()
+
+
+def load(make_client, requests, concurrency):
+    """(requests/s, latencies in s, errors) for `requests` calls spread over `concurrency` clients."""
     remaining = iter(range(requests))
     lock = threading.Lock()
     latencies, errors = [], [0]
 
-    def client():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    def run_client():
+        client = make_client()
         while True:
             with lock:
                 if next(remaining, None) is None:
                     break
             start = time.perf_counter()
-            try:
-                connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-                response = connection.getresponse()
-                response.read()
-                ok = response.status == 200
-            except (OSError, http.client.HTTPException):
-                ok = False
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            ok = client()
             elapsed = time.perf_counter() - start
             with lock:
                 latencies.append(elapsed)
                 errors[0] += not ok
-        connection.close()
+        client.close()
 
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    threads = [threading.Thread(target=run_client) for _ in range(concurrency)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -118,11 +161,11 @@ def in_process(model, examples, requests):
     return np.array(latencies)
 
 
-def interleaved(port, path, body, model, examples, requests, block):
+def interleaved(make_client, model, examples, requests, block):
     """(served latencies, in-process latencies, served errors) at concurrency 1, block by block."""
     served, direct, errors = [], [], 0
     for _ in range(max(1, requests // block)):
-        _, latencies, block_errors = load(port, path, body, block, 1)
+        _, latencies, block_errors = load(make_client, block, 1)
         served.append(latencies)
         errors += block_errors
         direct.append(in_process(model, examples, block))
@@ -137,6 +180,7 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
     parser.add_argument("--warmup", type=int, default=30, help="requests before measuring")
     parser.add_argument("--batch-size", type=int, default=1, help="rows per request")
+    parser.add_argument("--protocol", nargs="+", choices=["rest", "grpc"], default=["rest", "grpc"])
     parser.add_argument(
         "--block", type=int, default=20, help="calls per interleaved block at concurrency 1"
     )
@@ -146,27 +190,28 @@ def main(argv=None):
     if not names:
         sys.exit(f"serving_load: no exported models in {base}/.")
 
-    port = free_port()
-    server = start_server(base, port)
+    ports = {"rest": free_port(), "grpc": free_port()}
+    server = start_server(base, ports["rest"], ports["grpc"])
+    clients = {"rest": RestClient, "grpc": GrpcClient}
     rows = []
     try:
         for name in names:
             version_dir = base / name / str(versions(base / name)[-1])
             (_, warmup), *_ = read_warmup_requests(version_dir)
             examples = {key: values[: args.batch_size] for key, values in warmup.items()}
-            body = json.dumps(request_body(examples)).encode()
-            path = f"/v1/models/{name}:predict"
-
             model = zoo.load(version_dir)
             in_process(model, examples, args.warmup)
-            load(port, path, body, args.warmup, 1)
-            served, direct, served_errors = interleaved(
-                port, path, body, model, examples, args.requests, args.block
-            )
-            rows.append((name, "1, interleaved", 1 / served.mean(), served, served_errors, direct))
-            for concurrency in args.concurrency:
-                throughput, latencies, errors = load(port, path, body, args.requests, concurrency)
-                rows.append((name, concurrency, throughput, latencies, errors, None))
+            for protocol in args.protocol:
+                def make_client(protocol=protocol):
+                    return clients[protocol](ports[protocol], name, examples)
+
+                load(make_client, args.warmup, 1)
+                served, direct, served_errors = interleaved(make_client, model, examples, args.requests, args.block)
+                label = f"{name} ({protocol})"
+                rows.append((label, "1, interleaved", 1 / served.mean(), served, served_errors, direct))
+                for concurrency in args.concurrency:
+                    throughput, latencies, errors = load(make_client, args.requests, concurrency)
+                    rows.append((label, concurrency, throughput, latencies, errors, None))
     finally:
         server.terminate()
         server.wait()

@@ -20,7 +20,8 @@ level (mean |value| over the last season), cut into chunks of `chunk_length` val
 last state to all H steps at once (or H x quantiles): a correction added to the
 seasonal-naive forecast of the scaled history, then multiplied back by the level.
 The loss is MAE (or pinball for quantiles) weighted by 1 / level, i.e. a relative
-error, so every series counts alike whatever its scale.
+error, so every series counts alike whatever its scale; or, with `--loss smape`, M4's
+sMAPE itself, 2 |y - f| / (|y| + |f|) per step (scale-free, so unweighted).
 
 Scored as M4 did (`zoo.m4`): sMAPE, MASE and OWA against Naive2, beside Naive,
 sNaive and Naive2 computed on the same series.
@@ -316,12 +317,15 @@ def evaluation_windows(histories, futures, seasonality, batch_size, loss_scale="
 
 
 LOSS_SCALES = ("level", "seasonal_difference")
+LOSSES = ("mae", "smape")
 
 
 def loss_weights(history, seasonality, loss_scale):
     """1 / scale per window, so the loss is scale-free: `level` (mean |value| over the
     last season; MAE becomes a relative error, like sMAPE) or `seasonal_difference`
-    (mean |y_t - y_{t-m}| over the window, as MASE scales)."""
+    (mean |y_t - y_{t-m}| over the window, as MASE scales); None: 1 (a scale-free loss)."""
+    if loss_scale is None:
+        return tf.ones([tf.shape(history)[0]], history.dtype)
     if loss_scale not in LOSS_SCALES:
         raise ValueError(f"loss_scale {loss_scale!r}: choose one of {LOSS_SCALES}.")
     level = season_level(history, seasonality)[:, 0]
@@ -452,6 +456,30 @@ class PinballLoss(keras.losses.Loss):
         return {**super().get_config(), "quantiles": self.quantiles}
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class SMAPELoss(keras.losses.Loss):
+    """M4's sMAPE as a loss: mean over steps of 2 |y - f| / (|y| + |f|) (0 where both are 0)."""
+
+    def __init__(self, name="smape", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        denominator = ops.abs(y_true) + ops.abs(y_pred)
+        ratio = 2.0 * ops.abs(y_true - y_pred) / ops.maximum(denominator, 1e-8)
+        return ops.mean(ratio, axis=-1)
+
+
+def window_loss_scale(config):
+    """The per-window weight `loss_weights` applies: None (unweighted) for the scale-free sMAPE."""
+    if config["loss"] not in LOSSES:
+        raise ValueError(f"loss {config['loss']!r}: choose one of {LOSSES}.")
+    if config["loss"] == "mae":
+        return config["loss_scale"]
+    if config["quantiles"]:
+        raise ValueError("--loss smape forecasts a point; with --quantiles use --loss mae (pinball loss).")
+    return None
+
+
 def parse_quantiles(text):
     """"0.1,0.5,0.9" → [0.1, 0.5, 0.9]; the median must be among them (it is the point forecast)."""
     if not text:
@@ -484,7 +512,8 @@ class ForecastingTask(Task):
         "input_window": None,  # None: 14 seasons (or 4 x horizon when not seasonal)
         "chunk_length": None,  # None: the seasonality (a day of hourly values per step)
         "quantiles": None,  # e.g. "0.1,0.5,0.9"
-        "loss_scale": "level",  # or "seasonal_difference"
+        "loss": "mae",  # or "smape" (M4's metric itself; not with quantiles)
+        "loss_scale": "level",  # MAE's weight per window: 1 / level, or "seasonal_difference"
         "seasonal_naive_residual": True,  # learn a correction to the seasonal-naive forecast
         "units": 128,
         "num_layers": 2,
@@ -509,6 +538,7 @@ class ForecastingTask(Task):
         group.add_argument("--input-window", type=int, help="history values the model reads")
         group.add_argument("--chunk-length", type=int, help="history values per recurrent step")
         group.add_argument("--quantiles", help="also forecast these quantiles, e.g. 0.1,0.5,0.9")
+        group.add_argument("--loss", choices=LOSSES, help="MAE divided by --loss-scale, or sMAPE")
         group.add_argument(
             "--loss-scale", choices=LOSS_SCALES,
             help="divide each window's loss by its level (like sMAPE) or seasonal difference (like MASE)",
@@ -551,24 +581,25 @@ class ForecastingTask(Task):
         resolve_window(config)
 
         window, horizon, batch = config["input_window"], series.horizon, config["batch_size"]
+        scale = window_loss_scale(config)
         validated = [values for values in series.insamples if len(values) > horizon]
         return Data(
             train=training_windows(
-                series, window, batch, config["steps_per_epoch"], config["seed"], config["loss_scale"]
+                series, window, batch, config["steps_per_epoch"], config["seed"], scale
             ),
             validation=evaluation_windows(
                 last_values([values[:-horizon] for values in validated], window),
                 np.stack([values[-horizon:] for values in validated]),
                 series.seasonality,
                 batch,
-                config["loss_scale"],
+                scale,
             ),
             test=evaluation_windows(
                 last_values(series.insamples, window),
                 series.actuals,
                 series.seasonality,
                 batch,
-                config["loss_scale"],
+                scale,
             ),
             description=(
                 f"forecasting data: {description}, {len(series.names)} series, horizon "
@@ -614,6 +645,8 @@ class ForecastingTask(Task):
 
     def build_losses(self, config):
         quantiles = parse_quantiles(config["quantiles"])
+        if window_loss_scale(config) is None:
+            return SMAPELoss()
         return PinballLoss(quantiles) if quantiles else keras.losses.MeanAbsoluteError()
 
     # -- evaluation

@@ -41,6 +41,14 @@ def test_smoke_grid_writes_rows_resumes_and_reports(tmp_path, capsys, monkeypatc
     assert f"{len(rows)} already in" in capsys.readouterr().out
     assert read(results) == rows  # nothing rerun, nothing appended
 
+    # Another results folder of the same grid takes these runs over instead of training them.
+    evaluate.main(["--grid", "smoke", "--output-dir", str(tmp_path), "--name", "again",
+                   "--reuse", str(tmp_path / "smoke")])
+    out = capsys.readouterr().out
+    assert f"{len(rows)} finished runs reused" in out
+    assert read(tmp_path / "again" / "results.csv") == rows
+    assert (tmp_path / "again" / "gradient_norms.json").read_text() == (tmp_path / "smoke" / "gradient_norms.json").read_text()
+
     report = (tmp_path / "smoke" / "report.md").read_text()
     for claim, _ in CLAIMS:
         line = next(line for line in report.splitlines() if line.startswith(f"- **{claim}: "))

@@ -313,3 +313,23 @@ def test_the_registry_at_package_level():
     assert zoo.list_tasks("fore*") == ["forecasting"]
     model = zoo.create_model("forecasting", cell="lstm", units=4, num_layers=1)
     assert model.input_shape == (None, 14 * 24) and model.output_shape == (None, 48)
+
+
+def test_smape_loss_is_m4_smape_unweighted_and_refuses_quantiles():
+    rng = np.random.default_rng(0)
+    actual = rng.uniform(0, 10, (3, 6)).astype("float32")
+    forecast = rng.uniform(0, 10, (3, 6)).astype("float32")
+    actual[0, :2] = forecast[0, :2] = 0.0  # both zero: the term is 0, as M4 counts it
+    loss = forecasting.SMAPELoss()
+    assert float(loss(actual, forecast)) == pytest.approx(m4.smape(actual, forecast).mean() / 100, rel=1e-5)
+
+    config = task_config(TASK, **TINY, loss="smape")
+    data = TASK.build_inputs(config)
+    _, _, weights = next(iter(data.train))
+    np.testing.assert_array_equal(weights.numpy(), 1.0)  # sMAPE is scale-free: no 1 / level weight
+    model = TASK.build_model(config, data)
+    model.compile(optimizer="adam", loss=TASK.build_losses(config))
+    history = model.fit(data.train, validation_data=data.validation, epochs=1, verbose=0)
+    assert 0 < history.history["loss"][0] <= 2 and np.isfinite(history.history["val_loss"][0])
+    with pytest.raises(ValueError, match="--loss smape forecasts a point"):
+        TASK.build_inputs(task_config(TASK, **TINY, loss="smape", quantiles="0.1,0.5,0.9"))

@@ -18,9 +18,12 @@ import sys
 import threading
 import time
 
+import grpc
 import numpy as np
 import pytest
+import tensorflow as tf
 from google.protobuf import text_format
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tests.test_export import SERVING_TASKS, assert_outputs_equal, export_tiny
 from zoo.export import MODELS_CONFIG, read_models_config, write_models_config
@@ -417,11 +420,12 @@ def wait_for(client, path, process, seconds=90):
 def test_zoo_serve_command_serves_the_base_folder(served):
     exports, _ = served
     export = exports["sentiment"]
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     console_script = os.path.join(os.path.dirname(sys.executable), "zoo")
     command = [console_script] if os.path.exists(console_script) else [sys.executable, "-m", "zoo.serve"]
     process = subprocess.Popen(
-        command + ["serve", "--port", str(port), "--model-base-path", str(export.path.parent.parent)],
+        command + ["serve", "--port", str(port), "--grpc-port", str(grpc_port),
+                   "--model-base-path", str(export.path.parent.parent)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -432,6 +436,12 @@ def test_zoo_serve_command_serves_the_base_folder(served):
         path = f"/v1/models/{export.path.parent.name}"
         assert wait_for(client, path, process)[0] == 200
         assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:  # the same models over gRPC
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = export.path.parent.name
+            request.inputs["text"].CopyFrom(tf.make_tensor_proto(["a fine film"]))
+            response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+            assert tf.make_ndarray(response.outputs["probabilities"]).shape == (1, 2)
     finally:
         # SIGTERM, as `docker stop` sends (SIGINT is ignored where the suite runs in the background)
         process.send_signal(signal.SIGTERM)

@@ -1,6 +1,7 @@
 """`zoo serve`: every model under saved_models/ behind TF Serving's REST API.
 
     zoo serve --port 8501                    # or: python -m zoo.serve --port 8501
+    zoo serve --port 8501 --grpc-port 8500   # also TF Serving's gRPC API (zoo/serve_grpc.py)
     curl localhost:8501/v1/models/sentiment-gru
     curl -d '{"instances": ["a fine film"]}' localhost:8501/v1/models/sentiment-gru:predict
 
@@ -233,7 +234,7 @@ class ModelRepository:
         return servable.model
 
     def status(self, name, version=None, label=None):
-        """TF Serving's GetModelStatusResponse as JSON."""
+        """TF Serving's GetModelStatusResponse for a model, or one version of it."""
         if label is not None:
             version = self._version_for_label(name, label)
         with self._lock:
@@ -249,14 +250,38 @@ class ModelRepository:
             status = response.model_version_status.add(version=servable.version, state=servable.state)
             status.status.error_code = "UNKNOWN" if servable.error else "OK"
             status.status.error_message = servable.error
-        return proto_json(response)
+        return response
+
+
+def model_spec(model, signature_name=None):
+    spec = model_pb2.ModelSpec(name=model.name, version=wrappers_pb2.Int64Value(value=model.version))
+    if signature_name is not None:
+        spec.signature_name = signature_name
+    return spec
+
+
+def signature_def_map(model):
+    """Every SignatureDef of the model, as TF Serving's model metadata lists them."""
+    return get_model_metadata_pb2.SignatureDefMap(signature_def=model.signature_defs)
 
 
 def model_metadata(model):
     """TF Serving's GetModelMetadataResponse as JSON: the model spec and every SignatureDef."""
-    spec = model_pb2.ModelSpec(name=model.name, version=wrappers_pb2.Int64Value(value=model.version))
-    signature_defs = get_model_metadata_pb2.SignatureDefMap(signature_def=model.signature_defs)
-    return {"model_spec": proto_json(spec), "metadata": {"signature_def": proto_json(signature_defs)}}
+    return {
+        "model_spec": proto_json(model_spec(model)),
+        "metadata": {"signature_def": proto_json(signature_def_map(model))},
+    }
+
+
+def run_signature(model, signature_name, inputs):
+    """The signature's numpy outputs; inputs it does not take are a ServingError (400)."""
+    for name, array in inputs.items():
+        if array.ndim and array.shape[0] == 0:
+            raise ServingError(f"Input {name!r} has an empty batch (0 rows): send at least one row.")
+    try:
+        return model(inputs, signature_name=signature_name)
+    except (ValueError, tf.errors.InvalidArgumentError) as error:
+        raise ServingError(getattr(error, "message", None) or str(error)) from None
 
 
 def proto_json(message):
@@ -354,11 +379,7 @@ def columns_to_arrays(inputs, specs):
     for name in names:
         if name not in inputs:
             raise ServingError(f"Missing named input: {name} in 'inputs' object.")
-    arrays = {name: json_to_array(inputs[name], specs[name], name) for name in names}
-    for name, array in arrays.items():
-        if array.ndim and array.shape[0] == 0:
-            raise ServingError(f"Input {name!r} has an empty batch (0 rows): send at least one row.")
-    return arrays
+    return {name: json_to_array(inputs[name], specs[name], name) for name in names}
 
 
 def json_to_array(value, spec, name):
@@ -557,7 +578,7 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
                 version = version and int(version)
                 if metadata:
                     return reply(model_metadata(repository.resolve(name, version, label)))
-                return reply(repository.status(name, version, label))
+                return reply(proto_json(repository.status(name, version, label)))
         raise ServingError(f"Malformed request: {flask.request.method} {path}")
 
     def predict(name, version, label):
@@ -568,11 +589,7 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
             raise ServingError(f"JSON Parse error: {error}") from None
         model = repository.resolve(name, version, label)
         request_format, signature_name, inputs = decode_predict_request(document, model)
-        try:
-            outputs = model(inputs, signature_name=signature_name)
-        except (ValueError, tf.errors.InvalidArgumentError) as error:
-            raise ServingError(getattr(error, "message", None) or str(error)) from None
-        return encode_predict_response(outputs, request_format)
+        return encode_predict_response(run_signature(model, signature_name, inputs), request_format)
 
     return app
 
@@ -606,6 +623,10 @@ def main(argv=None):
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"REST port (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--grpc-port", type=int, default=None,
+        help="also serve TF Serving's gRPC API here (TF Serving uses 8500; default: no gRPC)",
     )
     parser.add_argument(
         "--host",
@@ -644,10 +665,21 @@ def main(argv=None):
     repository = ModelRepository(args.model_base_path, args.poll_seconds)
     repository.start()
     server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads)
+    grpc_server = None
+    if args.grpc_port is not None:
+        from zoo.serve_grpc import make_grpc_server
+
+        try:
+            grpc_server, grpc_port = make_grpc_server(
+                repository, args.host, args.grpc_port, args.max_request_bytes, args.threads
+            )
+        except OSError as error:
+            sys.exit(str(error))
     names = repository.model_names()
+    grpc_line = f" and gRPC on {args.host}:{grpc_port}" if grpc_server else ""
     print(
         f"zoo serve: {len(names)} model(s) {names} from {args.model_base_path}/ on "
-        f"http://{args.host}:{server.effective_port}/v1/models/<name>",
+        f"http://{args.host}:{server.effective_port}/v1/models/<name>{grpc_line}",
         flush=True,
     )
     # SIGTERM (`docker stop`, `kill`) stops the server as Ctrl-C does.
@@ -655,6 +687,8 @@ def main(argv=None):
     try:
         server.run()  # until Ctrl-C or SIGTERM
     finally:
+        if grpc_server:
+            grpc_server.stop(grace=5)
         repository.stop(timeout=10)
     print("zoo serve: stopped", flush=True)
     sys.stderr.flush()

@@ -1,0 +1,127 @@
+"""`zoo serve --grpc-port`: TF Serving's gRPC API through tensorflow-serving-api's own stubs."""
+
+import re
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from tests.test_export import SERVING_TASKS, assert_outputs_equal, export_tiny
+from zoo.serve import ModelRepository, proto_json
+from zoo.serve_grpc import make_grpc_server
+
+
+@pytest.fixture(scope="module")
+def grpc_served(tmp_path_factory):
+    """({task name: TinyExport}, prediction stub, model stub) of a gRPC server in this process."""
+    base = tmp_path_factory.mktemp("saved_models")
+    exports = {name: export_tiny(name, base) for name in sorted(SERVING_TASKS)}
+    repository = ModelRepository(base, poll_seconds=60.0)
+    repository.start()
+    server, port = make_grpc_server(repository, "127.0.0.1", 0, max_request_bytes=2**20, threads=4)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield (
+        exports,
+        prediction_service_pb2_grpc.PredictionServiceStub(channel),
+        model_service_pb2_grpc.ModelServiceStub(channel),
+    )
+    channel.close()
+    server.stop(grace=None)
+    repository.stop()
+
+
+def predict_request(model_name, inputs, **spec):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    for key, value in spec.items():
+        if key == "version":
+            request.model_spec.version.value = value
+        else:
+            setattr(request.model_spec, key, value)
+    for name, values in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(values))
+    return request
+
+
+@pytest.mark.parametrize("task_name", sorted(SERVING_TASKS))
+def test_predict_equals_the_in_memory_model(grpc_served, task_name):
+    exports, predictions, _ = grpc_served
+    export = exports[task_name]
+    name = export.path.parent.name
+    response = predictions.Predict(predict_request(name, export.examples, version=1))
+    assert response.model_spec.name == name and response.model_spec.version.value == 1
+    assert response.model_spec.signature_name == "serving_default"
+    assert_outputs_equal({key: tf.make_ndarray(value) for key, value in response.outputs.items()}, export.expected())
+
+
+def test_output_filter_status_and_metadata(grpc_served):
+    exports, predictions, models = grpc_served
+    export = exports["forecasting"]
+    name = export.path.parent.name
+    request = predict_request(name, export.examples)
+    request.output_filter.append("forecast")
+    response = predictions.Predict(request)
+    assert list(response.outputs) == ["forecast"]
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["forecast"]), export.expected()["forecast"], atol=1e-6)
+
+    status_request = get_model_status_pb2.GetModelStatusRequest()
+    status_request.model_spec.name = name
+    status = proto_json(models.GetModelStatus(status_request))
+    assert status["model_version_status"] == [
+        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+    ]
+
+    metadata_request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    metadata_request.model_spec.name = name
+    metadata = predictions.GetModelMetadata(metadata_request)
+    signature_defs = get_model_metadata_pb2.SignatureDefMap()
+    metadata.metadata["signature_def"].Unpack(signature_defs)
+    inputs = signature_defs.signature_def["serving_default"].inputs
+    assert list(inputs) == ["history"] and inputs["history"].dtype == tf.float32.as_datatype_enum
+
+
+@pytest.mark.parametrize(
+    "change, code, message",
+    [
+        (lambda r: setattr(r.model_spec, "name", "nope"), grpc.StatusCode.NOT_FOUND, "Servable not found"),
+        (lambda r: r.model_spec.version.__setattr__("value", 7), grpc.StatusCode.NOT_FOUND, r"Specific\(.*, 7\)"),
+        (lambda r: r.inputs["history"].CopyFrom(tf.make_tensor_proto(["a"])), grpc.StatusCode.INVALID_ARGUMENT,
+         "Input 'history': the signature takes float32, got string"),
+        (lambda r: r.inputs["extra"].CopyFrom(tf.make_tensor_proto([1.0])), grpc.StatusCode.INVALID_ARGUMENT,
+         r"Unknown input\(s\) \['extra'\]"),
+        (lambda r: r.inputs["history"].CopyFrom(tf.make_tensor_proto(np.zeros((0, 12), "float32"))),
+         grpc.StatusCode.INVALID_ARGUMENT, "empty batch"),
+        (lambda r: r.inputs["history"].CopyFrom(tf.make_tensor_proto(np.zeros(12, "float32"))),
+         grpc.StatusCode.INVALID_ARGUMENT, r"Input 'history' has shape \[12\]"),
+        (lambda r: r.output_filter.append("nope"), grpc.StatusCode.INVALID_ARGUMENT, "output_filter"),
+        (lambda r: setattr(r.model_spec, "signature_name", "nope"), grpc.StatusCode.INVALID_ARGUMENT,
+         '"nope" not found'),
+    ],
+)
+def test_bad_requests_get_tf_servings_status_codes_and_the_server_keeps_serving(grpc_served, change, code, message):
+    exports, predictions, _ = grpc_served
+    export = exports["forecasting"]
+    request = predict_request(export.path.parent.name, export.examples)
+    change(request)
+    with pytest.raises(grpc.RpcError) as caught:
+        predictions.Predict(request)
+    assert caught.value.code() == code
+    assert caught.value.details() and re.search(message, caught.value.details()), caught.value.details()
+    assert predictions.Predict(predict_request(export.path.parent.name, export.examples)).outputs["forecast"]
+
+
+def test_classify_is_unimplemented(grpc_served):
+    _, predictions, _ = grpc_served
+    from tensorflow_serving.apis import classification_pb2
+
+    with pytest.raises(grpc.RpcError) as caught:
+        predictions.Classify(classification_pb2.ClassificationRequest())
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED

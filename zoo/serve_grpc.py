@@ -1,0 +1,131 @@
+"""`zoo serve --grpc-port 8500`: TF Serving's gRPC API over the same models as the REST API.
+
+A client written with tensorflow-serving-api's stubs works unchanged against
+`zoo serve` and `tensorflow_model_server`:
+
+    channel = grpc.insecure_channel("localhost:8500")
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "forecasting-gru"
+    request.inputs["history"].CopyFrom(tf.make_tensor_proto(histories, tf.float32))
+    forecast = tf.make_ndarray(stub.Predict(request).outputs["forecast"])
+
+Served: `PredictionService.Predict` (with `output_filter`), `.GetModelMetadata`
+(`signature_def`) and `ModelService.GetModelStatus`. Tensors travel as TensorProtos,
+so nothing is parsed or printed as text: this is the low-overhead path for small
+models. Errors carry TF Serving's codes: NOT_FOUND for an unknown model or version,
+INVALID_ARGUMENT for a bad request, UNIMPLEMENTED for Classify/Regress/MultiInference.
+"""
+
+import contextlib
+from concurrent import futures
+
+import grpc
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from zoo.export import SERVING_DEFAULT
+from zoo.serve import ServingError, model_spec, run_signature, signature_def_map
+
+STATUS_CODES = {404: grpc.StatusCode.NOT_FOUND, 501: grpc.StatusCode.UNIMPLEMENTED}
+
+
+def requested(spec):
+    """(name, version, label) of a request's ModelSpec; version and label are None when unset."""
+    if not spec.name:
+        raise ServingError("Missing ModelSpec name: set model_spec.name to the model folder's name.")
+    version = spec.version.value if spec.HasField("version") else None
+    label = spec.version_label if spec.HasField("version_label") else None
+    return spec.name, version, label
+
+
+def tensor_to_array(proto, spec, name):
+    """A TensorProto as numpy, after checking its dtype against the signature's input."""
+    if proto.dtype != spec.dtype.as_datatype_enum:
+        got = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "no dtype"
+        raise ServingError(f"Input {name!r}: the signature takes {spec.dtype.name}, got {got}.")
+    try:
+        return tf.make_ndarray(proto)
+    except (ValueError, TypeError) as error:
+        raise ServingError(f"Input {name!r}: not a valid TensorProto: {error}") from None
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, repository):
+        self.repository = repository
+
+    def Predict(self, request, context):
+        with serving_errors(context):
+            model = self.repository.resolve(*requested(request.model_spec))
+            signature_name = request.model_spec.signature_name or SERVING_DEFAULT
+            if signature_name not in model.signatures:
+                raise ServingError(f'Serving signature name: "{signature_name}" not found in signature def')
+            specs = model.input_specs(signature_name)
+            unknown = sorted(set(request.inputs) - set(specs))
+            if unknown:
+                raise ServingError(f"Unknown input(s) {unknown}; the signature takes {sorted(specs)}.")
+            inputs = {name: tensor_to_array(proto, specs[name], name) for name, proto in request.inputs.items()}
+            outputs = run_signature(model, signature_name, inputs)
+            wanted = list(request.output_filter) or sorted(outputs)
+            missing = sorted(set(wanted) - set(outputs))
+            if missing:
+                raise ServingError(f"output_filter names {missing}, not outputs of the signature {sorted(outputs)}.")
+            response = predict_pb2.PredictResponse(model_spec=model_spec(model, signature_name))
+            for name in wanted:
+                response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
+            return response
+
+    def GetModelMetadata(self, request, context):
+        with serving_errors(context):
+            if list(request.metadata_field) != ["signature_def"]:
+                raise ServingError(
+                    f"metadata_field {list(request.metadata_field)}: the one field served is 'signature_def'."
+                )
+            model = self.repository.resolve(*requested(request.model_spec))
+            response = get_model_metadata_pb2.GetModelMetadataResponse(model_spec=model_spec(model))
+            response.metadata["signature_def"].Pack(signature_def_map(model))
+            return response
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    def __init__(self, repository):
+        self.repository = repository
+
+    def GetModelStatus(self, request, context):
+        with serving_errors(context):
+            return self.repository.status(*requested(request.model_spec))
+
+
+@contextlib.contextmanager
+def serving_errors(context):
+    """Answers a ServingError with the gRPC status TF Serving would use."""
+    try:
+        yield
+    except ServingError as error:
+        context.abort(STATUS_CODES.get(error.status, grpc.StatusCode.INVALID_ARGUMENT), error.message)
+
+
+def make_grpc_server(repository, host, port, max_request_bytes, threads):
+    """A started gRPC server for `repository` on host:port (0: a free one); returns (server, port)."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="zoo-serve-grpc"),
+        options=[
+            ("grpc.max_receive_message_length", max_request_bytes),
+            ("grpc.max_send_message_length", -1),
+        ],
+    )
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise OSError(f"zoo serve: cannot bind the gRPC port {host}:{port} (in use?).")
+    server.start()
+    return server, bound
