@@ -470,11 +470,11 @@ def test_real_tf_serving_answers_like_zoo_serve(served):
     exports, zoo_client = served
     base = next(iter(exports.values())).path.parent.parent
     write_models_config(base, base_path_prefix="")  # absolute paths, as this server sees them
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     process = subprocess.Popen(
         [
             "tensorflow_model_server",
-            f"--port={free_port()}",
+            f"--port={grpc_port}",
             f"--rest_api_port={port}",
             f"--model_config_file={base / MODELS_CONFIG}",
         ],
@@ -493,6 +493,13 @@ def test_real_tf_serving_answers_like_zoo_serve(served):
             assert json.dumps(body, sort_keys=True) == json.dumps(served_body, sort_keys=True) or _close(
                 body, served_body
             )
+            with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:  # the gRPC API too
+                request = predict_pb2.PredictRequest()
+                request.model_spec.name = export.path.parent.name
+                for name, values in export.examples.items():
+                    request.inputs[name].CopyFrom(tf.make_tensor_proto(values))
+                response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+                assert_outputs_equal({k: tf.make_ndarray(v) for k, v in response.outputs.items()}, export.expected())
     finally:
         process.terminate()
         process.wait(timeout=30)

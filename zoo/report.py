@@ -108,8 +108,26 @@ def verdict_alike(tables):
     return verdict, f"no significant difference (p ≥ {SIGNIFICANCE}) on {len(alike)} of {len(tested)} tasks: {details}"
 
 
+def convergence(table, cell):
+    """(seeds that reached the task's target, seeds, mean epochs to it or None)."""
+    cell_rows = table.by_cell.get(cell, [])
+    epochs = [int(r["epochs_to_target"]) for r in cell_rows if r["epochs_to_target"] not in ("", None)]
+    return len(epochs), len(cell_rows), (float(np.mean(epochs)) if epochs else None)
+
+
+def converges_sooner(table):
+    """+1 when GRU reaches the target on more seeds (or as many, in fewer epochs), -1 for LSTM, 0 alike."""
+    (gru_reached, _, gru_epochs), (lstm_reached, _, lstm_epochs) = convergence(table, "gru"), convergence(table, "lstm")
+    if gru_reached != lstm_reached:
+        return int(np.sign(gru_reached - lstm_reached))
+    if gru_epochs is None or gru_epochs == lstm_epochs:
+        return 0
+    return 1 if gru_epochs < lstm_epochs else -1
+
+
 def verdict_fewer_faster(tables):
     parts, fewer, faster, significant, n = [], 0, 0, 0, 0
+    sooner = collections.Counter()
     for table in tables:
         params = table.compare("gru", "lstm", "parameters")
         speed = table.compare("gru", "lstm", "seconds_per_epoch")
@@ -119,23 +137,31 @@ def verdict_fewer_faster(tables):
         fewer += params["mean_a"] < params["mean_b"]
         faster += speed["mean_a"] < speed["mean_b"]
         significant += speed["mean_a"] < speed["mean_b"] and speed["p"] < SIGNIFICANCE
+        sooner[converges_sooner(table)] += 1
+        reached = [convergence(table, cell) for cell in ("gru", "lstm")]
         parts.append(
             f"{table.task}: {params['mean_a']:,.0f} vs {params['mean_b']:,.0f} parameters "
             f"({params['mean_a'] / params['mean_b']:.2f}x), {speed['mean_a']:.2f} vs {speed['mean_b']:.2f} s/epoch "
-            f"({speed['mean_a'] / speed['mean_b']:.2f}x, p={speed['p']:.2f})"
+            f"({speed['mean_a'] / speed['mean_b']:.2f}x, p={speed['p']:.2f}), target reached "
+            + " vs ".join(
+                f"{done}/{seeds}" + (f" in {epochs:.1f} epochs" if epochs is not None else "")
+                for done, seeds, epochs in reached
+            )
         )
     if not n:
         return "inconclusive", "no task has both GRU and LSTM runs"
-    if fewer < n or 2 * faster < n:
+    per_epoch = 2 * faster > n and 2 * significant >= n
+    if fewer < n or (2 * faster < n and sooner[1] <= sooner[-1]):
         verdict = "not supported"
-    elif 2 * faster > n and 2 * significant >= n:
+    elif per_epoch or (sooner[1] > sooner[-1] and 2 * sooner[1] >= n):
         verdict = "supported"
-    else:  # fewer parameters, but the epoch-time differences are within the noise
+    else:  # fewer parameters, but the time and convergence differences are within the noise or split
         verdict = "inconclusive"
     return verdict, (
         f"GRU has fewer parameters on {fewer} of {n} tasks and a shorter epoch (mean) on {faster} of {n}, "
-        f"{significant} with p < {SIGNIFICANCE} "
-        f"(same units; epoch times include the first epoch's tracing): " + "; ".join(parts)
+        f"{significant} with p < {SIGNIFICANCE} (same units; epoch times include the first epoch's tracing); "
+        f"it reaches the task's target on more seeds or in fewer epochs on {sooner[1]} of {n}, "
+        f"the LSTM on {sooner[-1]}: " + "; ".join(parts)
     )
 
 
@@ -412,11 +438,11 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
         ]
         for cell in sorted(table.by_cell, key=cell_sort_key):
             cell_rows = table.by_cell[cell]
-            to_target = [int(r["epochs_to_target"]) for r in cell_rows if r["epochs_to_target"]]
+            reached, seeds, epochs = convergence(table, cell)
             lines.append(
                 f"| {cell} | {len(cell_rows)} | {cell_rows[0]['units']} | {np.mean(table.values(cell, 'parameters')):,.0f} "
                 f"| {mean_std(table.values(cell))} | {mean_std(table.values(cell, 'seconds_per_epoch'), 2)} "
-                f"| {len(to_target)}/{len(cell_rows)} reached" + (f", mean {np.mean(to_target):.1f}" if to_target else "")
+                f"| {reached}/{seeds} reached" + (f", mean {epochs:.1f}" if epochs is not None else "")
                 + f" | {mean_std(table.values(cell, 'latency_ms'), 2)} |"
             )
         for baseline in table.baselines:
