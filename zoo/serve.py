@@ -273,6 +273,13 @@ def model_metadata(model):
     }
 
 
+def signature_input_specs(model, signature_name):
+    """`{input name: TensorSpec}` of the named signature; an unknown name is a ServingError (400)."""
+    if signature_name not in model.signatures:
+        raise ServingError(f'Serving signature name: "{signature_name}" not found in signature def')
+    return model.input_specs(signature_name)
+
+
 def run_signature(model, signature_name, inputs):
     """The signature's numpy outputs; inputs it does not take are a ServingError (400)."""
     for name, array in inputs.items():
@@ -309,9 +316,7 @@ def decode_predict_request(document, model):
     if not isinstance(signature_name, str):
         raise ServingError("'signature_name' key must be a string value.")
     signature_name = signature_name or SERVING_DEFAULT
-    if signature_name not in model.signatures:
-        raise ServingError(f'Serving signature name: "{signature_name}" not found in signature def')
-    specs = model.input_specs(signature_name)
+    specs = signature_input_specs(model, signature_name)
     if "instances" in document and "inputs" in document:
         raise ServingError(
             "Not formatted correctly: expecting only one of 'inputs' or 'instances' keys to exist."

@@ -30,7 +30,7 @@ from tensorflow_serving.apis import (
 )
 
 from zoo.export import SERVING_DEFAULT
-from zoo.serve import ServingError, model_spec, run_signature, signature_def_map
+from zoo.serve import ServingError, model_spec, run_signature, signature_def_map, signature_input_specs
 
 STATUS_CODES = {404: grpc.StatusCode.NOT_FOUND, 501: grpc.StatusCode.UNIMPLEMENTED}
 
@@ -63,9 +63,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         with serving_errors(context):
             model = self.repository.resolve(*requested(request.model_spec))
             signature_name = request.model_spec.signature_name or SERVING_DEFAULT
-            if signature_name not in model.signatures:
-                raise ServingError(f'Serving signature name: "{signature_name}" not found in signature def')
-            specs = model.input_specs(signature_name)
+            specs = signature_input_specs(model, signature_name)
             unknown = sorted(set(request.inputs) - set(specs))
             if unknown:
                 raise ServingError(f"Unknown input(s) {unknown}; the signature takes {sorted(specs)}.")
