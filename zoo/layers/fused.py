@@ -1,20 +1,27 @@
 """Whole-sequence GRU and LSTM recurrences with hand-written backward passes.
 
-The layers in this package hoist the input projection `x W + b` out of the time
-loop (one large matmul for all steps). What is left is the recurrence proper,
-computed here over time-major tensors:
+Computed over time-major tensors, for given weights:
 
-* forward: one `h₋ U` matmul per step plus the gate arithmetic;
-* backward: one `δ Uᵀ` matmul per step; `∂L/∂U` is then a single matmul over all
-  steps at once instead of one accumulation per step, which is what automatic
-  differentiation of the step function would do.
+* forward: per step, the input projection `x_t W + b` and the recurrent one `h₋ U`,
+  then the gate arithmetic;
+* backward: per step, `δ Uᵀ` (the gradient flowing to the previous state), and
+  the step's contributions `δ Wᵀ` to ∂L/∂x and `x_tᵀ δ`, `h₋ᵀ δ` to ∂L/∂W, ∂L/∂U,
+  accumulated in the loop; automatic differentiation of the step function would
+  instead keep per-step TensorLists and sum them afterwards.
+
+Each step's work off the recurrent chain (the input projection going forward; the
+gradients for x, W, U and the biases going back) does not depend on the previous
+step, so TensorFlow's executor runs it beside the chain's small matmul. On a
+2-core CPU that is what makes the loops fast: hoisting `x W` out of the loop as
+one large matmul leaves the second core idle during the loop and was measured
+slower (see benchmarks/RESULTS.md).
 
 Each loop is an XLA cluster when `compiled_loops()` is on (the default where a GPU
 is visible), which fuses the gate arithmetic of a step into a few kernels. Exports for TF Serving must not
 carry XLA-must-compile functions, so `zoo.export` traces with `compiled_loops(False)`.
 
-Shapes: `T` time, `B` batch, `U` units. Masks are float `(T, B, 1)` of 0/1; at a
-masked step the state is carried over unchanged.
+Shapes: `T` time, `B` batch, `D` input features, `U` units. Masks are float
+`(T, B, 1)` of 0/1; at a masked step the state is carried over unchanged.
 """
 
 import contextlib
@@ -92,10 +99,14 @@ def _keep_where_masked(mask_t, new, old):
 
 
 def _split_masked(mask_t, delta):
-    """(gradient into the step, gradient that skips a masked step)."""
+    """(gradient into the step, gradient that skips a masked step: None without a mask)."""
     if mask_t is None:
-        return delta, tf.zeros_like(delta)
+        return delta, None
     return mask_t * delta, (1.0 - mask_t) * delta
+
+
+def _plus_skipped(gradient, skipped):
+    return gradient if skipped is None else gradient + skipped
 
 
 def _zeros_if_none(*gradients_and_likes):
@@ -106,15 +117,16 @@ def _zeros_if_none(*gradients_and_likes):
 # ---------------------------------------------------------------------------- GRU
 
 
-def _gru_forward(xw, recurrent_kernel, recurrent_bias, h0, mask, reset_after):
+def _gru_forward(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0, mask, reset_after):
     """Returns states (T, B, U), gates z, r, ĥ (T, B, 3U) and `U_h h₋ + b_h` (T, B, U)."""
     units = recurrent_kernel.shape[0]
-    num_steps = tf.shape(xw)[0]
+    num_steps = tf.shape(inputs)[0]
     state_shape = h0.shape
     gate_shape = tf.TensorShape([h0.shape[0], 3 * units])
+    kernel_zr, kernel_h = recurrent_kernel[:, : 2 * units], recurrent_kernel[:, 2 * units :]
 
     def step(t, h):
-        x_z, x_r, x_h = tf.split(xw[t], 3, axis=-1)
+        x_z, x_r, x_h = tf.split(tf.matmul(inputs[t], kernel) + input_bias, 3, axis=-1)
         if reset_after:
             hu = tf.matmul(h, recurrent_kernel) + recurrent_bias
             hu_z, hu_r, hu_h = tf.split(hu, 3, axis=-1)
@@ -122,11 +134,10 @@ def _gru_forward(xw, recurrent_kernel, recurrent_bias, h0, mask, reset_after):
             r = tf.sigmoid(x_r + hu_r)
             candidate = tf.tanh(x_h + r * hu_h)
         else:
-            hu_zr = tf.matmul(h, recurrent_kernel[:, : 2 * units])
-            hu_z, hu_r = tf.split(hu_zr, 2, axis=-1)
+            hu_z, hu_r = tf.split(tf.matmul(h, kernel_zr), 2, axis=-1)
             z = tf.sigmoid(x_z + hu_z)
             r = tf.sigmoid(x_r + hu_r)
-            hu_h = tf.matmul(r * h, recurrent_kernel[:, 2 * units :])
+            hu_h = tf.matmul(r * h, kernel_h)
             candidate = tf.tanh(x_h + hu_h)
         h_new = z * h + (1.0 - z) * candidate
         h_new = _keep_where_masked(None if mask is None else mask[t], h_new, h)
@@ -136,74 +147,77 @@ def _gru_forward(xw, recurrent_kernel, recurrent_bias, h0, mask, reset_after):
         num_steps,
         step,
         h0,
-        [(xw.dtype, state_shape), (xw.dtype, gate_shape), (xw.dtype, state_shape)],
+        [(inputs.dtype, state_shape), (inputs.dtype, gate_shape), (inputs.dtype, state_shape)],
     )
     return states, gates, hu_h
 
 
 def _gru_backward(
-    d_states, d_last, states, gates, hu_h, recurrent_kernel, h0, mask, reset_after
+    d_states, d_last, inputs, kernel, states, gates, hu_h, recurrent_kernel, h0, mask, reset_after
 ):
-    """Returns ∂L/∂(xW+b) (T, B, 3U), ∂L/∂U, ∂L/∂b_rec (3U,), ∂L/∂h0."""
+    """Returns ∂L/∂x (T, B, D), ∂L/∂W, ∂L/∂b_in, ∂L/∂U, ∂L/∂b_rec (3U,), ∂L/∂h0."""
     units = recurrent_kernel.shape[0]
     num_steps = tf.shape(states)[0]
     previous_states = tf.concat([h0[None], states[:-1]], axis=0)
-    kernel_t = tf.transpose(recurrent_kernel)  # (3U, U)
+    kernel_t = tf.transpose(kernel)  # (3U, D)
+    recurrent_kernel_t = tf.transpose(recurrent_kernel)  # (3U, U)
+    recurrent_kernel_t_zr, recurrent_kernel_t_h = recurrent_kernel_t[: 2 * units], recurrent_kernel_t[2 * units :]
 
-    def step(t, dh):
+    def step(t, carry):
+        dh, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias = carry
         z, r, candidate = tf.split(gates[t], 3, axis=-1)
         h_prev = previous_states[t]
-        dh_step, dh_skip = _split_masked(
-            None if mask is None else mask[t], dh + d_states[t]
-        )
+        dh_step, dh_skip = _split_masked(None if mask is None else mask[t], dh + d_states[t])
         da_z = dh_step * (h_prev - candidate) * z * (1.0 - z)
         da_h = dh_step * (1.0 - z) * (1.0 - candidate * candidate)
-        dh_prev = dh_skip + dh_step * z
+        dh_prev = _plus_skipped(dh_step * z, dh_skip)
         if reset_after:
             da_r = da_h * hu_h[t] * r * (1.0 - r)
-            d_hu = tf.concat([da_z, da_r, da_h * r], axis=-1)
-            dh_prev += tf.matmul(d_hu, kernel_t)
+            d_hu = tf.concat([da_z, da_r, da_h * r], axis=-1)  # ∂L/∂(h₋ U + b_rec)
+            dh_prev += tf.matmul(d_hu, recurrent_kernel_t)
+            d_recurrent_kernel += tf.matmul(h_prev, d_hu, transpose_a=True)
+            d_recurrent_bias += tf.reduce_sum(d_hu, axis=0)
         else:
-            d_rh = tf.matmul(da_h, kernel_t[2 * units :])
+            d_rh = tf.matmul(da_h, recurrent_kernel_t_h)  # ∂L/∂(r ⊙ h₋)
             da_r = d_rh * h_prev * r * (1.0 - r)
-            dh_prev += d_rh * r + tf.matmul(
-                tf.concat([da_z, da_r], axis=-1), kernel_t[: 2 * units]
+            da_zr = tf.concat([da_z, da_r], axis=-1)
+            dh_prev += d_rh * r + tf.matmul(da_zr, recurrent_kernel_t_zr)
+            d_recurrent_kernel += tf.concat(
+                [
+                    tf.matmul(h_prev, da_zr, transpose_a=True),
+                    tf.matmul(r * h_prev, da_h, transpose_a=True),
+                ],
+                axis=-1,
             )
-        return dh_prev, [tf.concat([da_z, da_r, da_h], axis=-1)]
+        da = tf.concat([da_z, da_r, da_h], axis=-1)  # ∂L/∂(x W + b_in)
+        d_kernel += tf.matmul(inputs[t], da, transpose_a=True)
+        d_input_bias += tf.reduce_sum(da, axis=0)
+        carry = (dh_prev, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias)
+        return carry, [tf.matmul(da, kernel_t)]
 
-    dh0, (d_xw,) = _time_loop(
+    (dh0, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias), (d_inputs,) = _time_loop(
         num_steps,
         step,
-        d_last,
-        [(states.dtype, tf.TensorShape([h0.shape[0], 3 * units]))],
+        (d_last, tf.zeros_like(kernel), tf.zeros([3 * units], states.dtype),
+         tf.zeros_like(recurrent_kernel), tf.zeros([3 * units], states.dtype)),
+        [(inputs.dtype, inputs.shape[1:])],
         reverse=True,
     )
-    r_seq = gates[..., units : 2 * units]
-    if reset_after:
-        d_hu = tf.concat([d_xw[..., : 2 * units], d_xw[..., 2 * units :] * r_seq], -1)
-        d_kernel = tf.einsum("tbu,tbg->ug", previous_states, d_hu)
-        d_bias = tf.reduce_sum(d_hu, axis=[0, 1])
-    else:
-        d_kernel = tf.concat(
-            [
-                tf.einsum("tbu,tbg->ug", previous_states, d_xw[..., : 2 * units]),
-                tf.einsum("tbu,tbg->ug", r_seq * previous_states, d_xw[..., 2 * units :]),
-            ],
-            axis=-1,
-        )
-        d_bias = tf.zeros([3 * units], d_xw.dtype)
-    return d_xw, d_kernel, d_bias, dh0
+    return d_inputs, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias, dh0
 
 
 _gru_forward_fn = _dual(_gru_forward)
 _gru_backward_fn = _dual(_gru_backward)
 
 
-def gru_sequence(xw, recurrent_kernel, recurrent_bias, h0, mask=None, reset_after=True):
-    """GRU states for all steps, given the input projections.
+def gru_sequence(
+    inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0, mask=None, reset_after=True
+):
+    """GRU states for all steps.
 
     Args:
-      xw: `(T, B, 3U)`, `x W + b_in` in gate order `[z, r, h]`.
+      inputs: `(T, B, D)`.
+      kernel, input_bias: `W`, `(D, 3U)`, and `b_in`, `(3U,)`, in gate order `[z, r, h]`.
       recurrent_kernel: `U`, `(U, 3U)`.
       recurrent_bias: `(3U,)`, added to `h₋ U` (zeros when `reset_after=False`).
       h0: `(B, U)` initial state.
@@ -213,34 +227,35 @@ def gru_sequence(xw, recurrent_kernel, recurrent_bias, h0, mask=None, reset_afte
     """
 
     @tf.custom_gradient
-    def recurrence(xw, recurrent_kernel, recurrent_bias, h0):
+    def recurrence(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0):
         states, gates, hu_h = _gru_forward_fn(
-            xw, recurrent_kernel, recurrent_bias, h0, mask, reset_after
+            inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0, mask, reset_after
         )
 
         def grad(d_states, d_last):
             d_states, d_last = _zeros_if_none((d_states, states), (d_last, h0))
             return _gru_backward_fn(
-                d_states, d_last, states, gates, hu_h, recurrent_kernel, h0, mask, reset_after
+                d_states, d_last, inputs, kernel, states, gates, hu_h, recurrent_kernel, h0, mask,
+                reset_after,
             )
 
         return (states, states[-1]), grad
 
-    return recurrence(xw, recurrent_kernel, recurrent_bias, h0)
+    return recurrence(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0)
 
 
 # --------------------------------------------------------------------------- LSTM
 
 
-def _lstm_forward(xw, recurrent_kernel, h0, c0, mask):
+def _lstm_forward(inputs, kernel, bias, recurrent_kernel, h0, c0, mask):
     """Returns h (T, B, U), c (T, B, U) and gates i, f, ĉ, o (T, B, 4U)."""
-    num_steps = tf.shape(xw)[0]
+    num_steps = tf.shape(inputs)[0]
     units = recurrent_kernel.shape[0]
     state_shape = h0.shape
 
     def step(t, state):
         h, c = state
-        a = xw[t] + tf.matmul(h, recurrent_kernel)
+        a = tf.matmul(inputs[t], kernel) + bias + tf.matmul(h, recurrent_kernel)
         a_i, a_f, a_c, a_o = tf.split(a, 4, axis=-1)
         i, f, o = tf.sigmoid(a_i), tf.sigmoid(a_f), tf.sigmoid(a_o)
         candidate = tf.tanh(a_c)
@@ -256,24 +271,27 @@ def _lstm_forward(xw, recurrent_kernel, h0, c0, mask):
         step,
         (h0, c0),
         [
-            (xw.dtype, state_shape),
-            (xw.dtype, state_shape),
-            (xw.dtype, tf.TensorShape([h0.shape[0], 4 * units])),
+            (inputs.dtype, state_shape),
+            (inputs.dtype, state_shape),
+            (inputs.dtype, tf.TensorShape([h0.shape[0], 4 * units])),
         ],
     )
     return h_seq, c_seq, gates
 
 
-def _lstm_backward(d_h_seq, d_h_last, d_c_last, h_seq, c_seq, gates, recurrent_kernel, h0, c0, mask):
-    """Returns ∂L/∂(xW+b) (T, B, 4U), ∂L/∂U, ∂L/∂h0, ∂L/∂c0."""
+def _lstm_backward(
+    d_h_seq, d_h_last, d_c_last, inputs, kernel, h_seq, c_seq, gates, recurrent_kernel, h0, c0, mask
+):
+    """Returns ∂L/∂x (T, B, D), ∂L/∂W, ∂L/∂b, ∂L/∂U, ∂L/∂h0, ∂L/∂c0."""
     num_steps = tf.shape(h_seq)[0]
     units = recurrent_kernel.shape[0]
     previous_h = tf.concat([h0[None], h_seq[:-1]], axis=0)
     previous_c = tf.concat([c0[None], c_seq[:-1]], axis=0)
-    kernel_t = tf.transpose(recurrent_kernel)  # (4U, U)
+    kernel_t = tf.transpose(kernel)  # (4U, D)
+    recurrent_kernel_t = tf.transpose(recurrent_kernel)  # (4U, U)
 
     def step(t, carry):
-        dh, dc = carry
+        dh, dc, d_kernel, d_bias, d_recurrent_kernel = carry
         mask_t = None if mask is None else mask[t]
         dh_step, dh_skip = _split_masked(mask_t, dh + d_h_seq[t])
         dc_step, dc_skip = _split_masked(mask_t, dc)
@@ -289,30 +307,36 @@ def _lstm_backward(d_h_seq, d_h_last, d_c_last, h_seq, c_seq, gates, recurrent_k
             ],
             axis=-1,
         )
-        dh_prev = dh_skip + tf.matmul(da, kernel_t)
-        dc_prev = dc_skip + dc_total * f
-        return (dh_prev, dc_prev), [da]
+        carry = (
+            _plus_skipped(tf.matmul(da, recurrent_kernel_t), dh_skip),
+            _plus_skipped(dc_total * f, dc_skip),
+            d_kernel + tf.matmul(inputs[t], da, transpose_a=True),
+            d_bias + tf.reduce_sum(da, axis=0),
+            d_recurrent_kernel + tf.matmul(previous_h[t], da, transpose_a=True),
+        )
+        return carry, [tf.matmul(da, kernel_t)]
 
-    (dh0, dc0), (d_xw,) = _time_loop(
+    (dh0, dc0, d_kernel, d_bias, d_recurrent_kernel), (d_inputs,) = _time_loop(
         num_steps,
         step,
-        (d_h_last, d_c_last),
-        [(h_seq.dtype, tf.TensorShape([h0.shape[0], 4 * units]))],
+        (d_h_last, d_c_last, tf.zeros_like(kernel), tf.zeros([4 * units], h_seq.dtype),
+         tf.zeros_like(recurrent_kernel)),
+        [(inputs.dtype, inputs.shape[1:])],
         reverse=True,
     )
-    d_kernel = tf.einsum("tbu,tbg->ug", previous_h, d_xw)
-    return d_xw, d_kernel, dh0, dc0
+    return d_inputs, d_kernel, d_bias, d_recurrent_kernel, dh0, dc0
 
 
 _lstm_forward_fn = _dual(_lstm_forward)
 _lstm_backward_fn = _dual(_lstm_backward)
 
 
-def lstm_sequence(xw, recurrent_kernel, h0, c0, mask=None):
-    """LSTM states for all steps, given the input projections.
+def lstm_sequence(inputs, kernel, bias, recurrent_kernel, h0, c0, mask=None):
+    """LSTM states for all steps.
 
     Args:
-      xw: `(T, B, 4U)`, `x W + b` in gate order `[i, f, c, o]`.
+      inputs: `(T, B, D)`.
+      kernel, bias: `W`, `(D, 4U)`, and `b`, `(4U,)`, in gate order `[i, f, c, o]`.
       recurrent_kernel: `U`, `(U, 4U)`.
       h0, c0: `(B, U)` initial states.
       mask: optional `(T, B, 1)` float 0/1.
@@ -321,17 +345,18 @@ def lstm_sequence(xw, recurrent_kernel, h0, c0, mask=None):
     """
 
     @tf.custom_gradient
-    def recurrence(xw, recurrent_kernel, h0, c0):
-        h_seq, c_seq, gates = _lstm_forward_fn(xw, recurrent_kernel, h0, c0, mask)
+    def recurrence(inputs, kernel, bias, recurrent_kernel, h0, c0):
+        h_seq, c_seq, gates = _lstm_forward_fn(inputs, kernel, bias, recurrent_kernel, h0, c0, mask)
 
         def grad(d_h_seq, d_h_last, d_c_last):
             d_h_seq, d_h_last, d_c_last = _zeros_if_none(
                 (d_h_seq, h_seq), (d_h_last, h0), (d_c_last, c0)
             )
             return _lstm_backward_fn(
-                d_h_seq, d_h_last, d_c_last, h_seq, c_seq, gates, recurrent_kernel, h0, c0, mask
+                d_h_seq, d_h_last, d_c_last, inputs, kernel, h_seq, c_seq, gates,
+                recurrent_kernel, h0, c0, mask,
             )
 
         return (h_seq, h_seq[-1], c_seq[-1]), grad
 
-    return recurrence(xw, recurrent_kernel, h0, c0)
+    return recurrence(inputs, kernel, bias, recurrent_kernel, h0, c0)

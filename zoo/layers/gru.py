@@ -83,8 +83,8 @@ class GRU(FusedRNN):
 
     Same arguments, weights and outputs as `keras.layers.GRU`. On the TensorFlow
     backend with tanh/sigmoid activations it runs the whole sequence through
-    `zoo.layers.fused.gru_sequence` (hoisted input projection, hand-written
-    backward pass, XLA-compiled loops); otherwise it steps `GRUCell` like
+    `zoo.layers.fused.gru_sequence` (hand-written backward pass; XLA-compiled
+    loops on GPU); otherwise it steps `GRUCell` like
     `keras.layers.RNN` does.
     """
 
@@ -98,12 +98,14 @@ class GRU(FusedRNN):
     def reset_after(self):
         return self.cell.reset_after
 
-    def fused_states(self, xw, initial_state, mask):
+    def fused_states(self, inputs, initial_state, mask):
         _, recurrent_bias = self.cell.split_bias()
         if recurrent_bias is None:
-            recurrent_bias = ops.zeros((3 * self.units,), dtype=xw.dtype)
+            recurrent_bias = ops.zeros((3 * self.units,), dtype=inputs.dtype)
         states, last = gru_sequence(
-            xw,
+            inputs,
+            self.cell.kernel.value,
+            self.input_bias(),
             self.cell.recurrent_kernel.value,
             recurrent_bias,
             initial_state[0],

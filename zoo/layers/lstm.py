@@ -202,8 +202,8 @@ class LSTM(FusedRNN):
 
     Same arguments, weights and outputs as `keras.layers.LSTM`. On the TensorFlow
     backend with tanh/sigmoid activations it runs the whole sequence through
-    `zoo.layers.fused.lstm_sequence` (hoisted input projection, hand-written
-    backward pass, XLA-compiled loops); otherwise it steps `LSTMCell` like
+    `zoo.layers.fused.lstm_sequence` (hand-written backward pass; XLA-compiled
+    loops on GPU); otherwise it steps `LSTMCell` like
     `keras.layers.RNN` does. The variant options of `LSTMCell` (Greff et al.
     2016; e.g. `LSTM(64, peepholes=True, coupled_input_forget=True)` is CIFG)
     always step the cell.
@@ -223,10 +223,11 @@ class LSTM(FusedRNN):
     def _fused_path_applies(self, training):
         return self.cell.is_standard and super()._fused_path_applies(training)
 
-    def fused_states(self, xw, initial_state, mask):
+    def fused_states(self, inputs, initial_state, mask):
         h0, c0 = initial_state
         states, h_last, c_last = lstm_sequence(
-            xw, self.cell.recurrent_kernel.value, h0, c0, mask
+            inputs, self.cell.kernel.value, self.input_bias(), self.cell.recurrent_kernel.value,
+            h0, c0, mask,
         )
         return states, [h_last, c_last]
 

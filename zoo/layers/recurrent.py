@@ -14,8 +14,8 @@ class FusedRNN(keras.layers.RNN):
     """Base of `zoo.GRU` and `zoo.LSTM`.
 
     Subclasses set `cell_class`, the names of their extra cell arguments in
-    `cell_arguments`, and implement `fused_states(xw, initial_state, mask)` over
-    time-major tensors, returning `(states (T, B, U), final_states)`.
+    `cell_arguments`, and implement `fused_states(inputs, initial_state, mask)`
+    over time-major tensors, returning `(states (T, B, U), final_states)`.
     """
 
     cell_class = None
@@ -138,12 +138,8 @@ class FusedRNN(keras.layers.RNN):
             inputs = ops.flip(inputs, axis=0)
             mask_tm = None if mask_tm is None else ops.flip(mask_tm, axis=0)
 
-        xw = ops.matmul(inputs, cell.kernel)  # (time, batch, gates * units)
-        input_bias = self._input_bias()
-        if input_bias is not None:
-            xw = xw + input_bias
         states, final_states = self.fused_states(
-            xw, [ops.convert_to_tensor(s) for s in initial_state], mask_tm
+            inputs, [ops.convert_to_tensor(s) for s in initial_state], mask_tm
         )
 
         if mask_tm is None:
@@ -164,9 +160,13 @@ class FusedRNN(keras.layers.RNN):
             outputs = ops.expand_dims(last_output, 1)
         return last_output, outputs, final_states
 
-    def _input_bias(self):
+    def input_bias(self):
+        """The bias added to `x W` (zeros without `use_bias`)."""
         split_bias = getattr(self.cell, "split_bias", None)
-        return split_bias()[0] if split_bias else self.cell.bias
+        bias = split_bias()[0] if split_bias else self.cell.bias
+        if bias is None:
+            return ops.zeros((self.cell.kernel.shape[-1],), dtype=self.cell.kernel.dtype)
+        return bias.value if isinstance(bias, keras.Variable) else bias
 
     def _check_initial_state(self, sequences, initial_state):
         states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
