@@ -71,6 +71,17 @@ def test_outputs_states_and_gradients_equal_keras(config, mask, go_backwards, rn
 
 
 @pytest.mark.parametrize("config", CONFIGS)
+def test_without_bias_equals_keras(config, rng):
+    ours, theirs = twin_layers(config, rng, use_bias=False, return_sequences=True)
+    assert [w.shape for w in ours.get_weights()] == [w.shape for w in theirs.get_weights()]
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    our_out, our_grad = outputs_and_gradients(ours, x, mask=masks()["right"])
+    their_out, their_grad = outputs_and_gradients(theirs, x, mask=masks()["right"])
+    assert_all_close(our_out, their_out)
+    assert_all_close(our_grad, their_grad)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
 def test_initial_state_and_last_output_equal_keras(config, rng):
     ours, theirs = twin_layers(config, rng, return_state=True)
     x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
