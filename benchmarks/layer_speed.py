@@ -1,15 +1,24 @@
 """Speed of zoo.GRU / zoo.LSTM against Keras's built-in layers, in one process.
 
-For each configuration, a training step (forward, backward, Adam update) and an
-inference step are timed for both implementations, alternating A/B so machine
-noise hits both alike; the median of `--repeats` runs after warm-up is kept.
+For each configuration, three steps are timed for both implementations,
+alternating A/B so machine noise hits both alike; the median of `--repeats` runs
+after warm-up is kept:
+
+* train: forward, backward and Adam update of the layer and a Dense head, the
+  inputs being data (as for a first layer fed raw features): nobody needs ∂L/∂x;
+* train_dx: the same, also computing ∂L/∂x (as for a layer fed by an embedding
+  or by another recurrent layer);
+* infer: the forward pass.
 
     python benchmarks/layer_speed.py                      # the full grid
     python benchmarks/layer_speed.py --quick              # a smoke run
     python benchmarks/layer_speed.py --output benchmarks/layer_speed.csv
 
-Ratios below 1 mean the zoo layer is faster. GFLOP/s counts the matmul work
-only: forward 2·B·T·(D+U)·G·U for G gates, a training step 3x that.
+Ratios below 1 mean the zoo layer is faster. GFLOP/s counts the matmul work a
+step needs, for G gates: forward F = 2·B·T·(D+U)·G·U; backward ∂W, ∂U and the
+chain ∂h₋ = 2·B·T·(D+2U)·G·U, plus 2·B·T·D·G·U for ∂x in train_dx. (Keras's
+layer computes ∂x in both training steps; the zoo's backward pass skips it when
+the graph does not use it.)
 """
 
 import argparse
@@ -56,10 +65,31 @@ def make_steps(layer_class, kwargs, units, steps):
         return loss
 
     @tf.function
+    def train_step_with_input_gradient(x, y):
+        # As for a layer fed by an embedding or another recurrent layer: the
+        # gradient must flow on to the inputs, so ∂L/∂x is computed too.
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_mean(tf.square(head(layer(x, training=True)) - y))
+        *gradients, input_gradient = tape.gradient(loss, variables + [x])
+        optimizer.apply(gradients, variables)
+        return loss + 0.0 * tf.reduce_sum(input_gradient)
+
+    @tf.function
     def infer_step(x):
         return layer(x, training=False)
 
-    return train_step, infer_step
+    return train_step, train_step_with_input_gradient, infer_step
+
+
+def matmul_peak_gflops(size=2048, repeats=5):
+    """GFLOP/s of one large float32 matmul: the ceiling the layers' matmuls run against."""
+    a = tf.random.normal((size, size), seed=3)
+    b = tf.random.normal((size, size), seed=4)
+    product = tf.function(lambda: tf.matmul(a, b))
+    product()
+    seconds = min(time_once(product) for _ in range(repeats))
+    return 2 * size**3 / seconds / 1e9
 
 
 def time_once(fn, *args):
@@ -79,9 +109,12 @@ def measure(cell, units, steps, repeats, warmup):
     )
     row = {"cell": cell, "units": units, "time_steps": steps}
     forward_flops = 2 * BATCH * steps * (FEATURES + units) * gates * units
+    backward_flops = 2 * BATCH * steps * (FEATURES + 2 * units) * gates * units
+    input_gradient_flops = 2 * BATCH * steps * FEATURES * gates * units
     for phase, index, args, flops in (
-        ("train", 0, (x, y), 3 * forward_flops),
-        ("infer", 1, (x,), forward_flops),
+        ("train", 0, (x, y), forward_flops + backward_flops),
+        ("train_dx", 1, (x, y), forward_flops + backward_flops + input_gradient_flops),
+        ("infer", 2, (x,), forward_flops),
     ):
         for _ in range(warmup):
             time_once(ours[index], *args)
@@ -112,19 +145,23 @@ def main():
     repeats = 3 if args.quick else args.repeats
 
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}, batch {BATCH}, "
-          f"features {FEATURES}, median of {repeats} after {args.warmup} warm-up")
-    header = ("cell", "units", "T", "train zoo ms", "keras ms", "ratio",
-              "infer zoo ms", "keras ms", "ratio", "train GFLOP/s zoo/keras")
+          f"features {FEATURES}, median of {repeats} after {args.warmup} warm-up; "
+          f"one large matmul here: {matmul_peak_gflops():.0f} GFLOP/s")
+    phases = ("train", "train_dx", "infer")
+    header = ["cell", "units", "T"]
+    for phase in phases:
+        header += [f"{phase} zoo ms", "keras ms", "ratio", "GFLOP/s zoo/keras"]
     print(" | ".join(header))
     rows = []
     for cell in args.cells:
         for units, steps in grid:
             row = measure(cell, units, steps, repeats, args.warmup)
             rows.append(row)
-            print(f"{cell} | {units} | {steps} | {row['train_zoo_ms']} | "
-                  f"{row['train_keras_ms']} | {row['train_ratio']} | {row['infer_zoo_ms']} | "
-                  f"{row['infer_keras_ms']} | {row['infer_ratio']} | "
-                  f"{row['train_zoo_gflops']}/{row['train_keras_gflops']}", flush=True)
+            fields = [cell, units, steps]
+            for phase in phases:
+                fields += [row[f"{phase}_zoo_ms"], row[f"{phase}_keras_ms"], row[f"{phase}_ratio"],
+                           f"{row[f'{phase}_zoo_gflops']}/{row[f'{phase}_keras_gflops']}"]
+            print(" | ".join(map(str, fields)), flush=True)
     if args.output:
         with open(args.output, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
