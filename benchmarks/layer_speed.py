@@ -2,7 +2,9 @@
 
 For each configuration, three steps are timed for both implementations,
 alternating A/B so machine noise hits both alike; the median of `--repeats` runs
-after warm-up is kept:
+after warm-up is kept, and the ratio is the median of the per-round ratios (each
+zoo run against the Keras run next to it), which a burst of load on the shared
+machine moves less than a ratio of medians:
 
 * train: forward, backward and Adam update of the layer and a Dense head, the
   inputs being data (as for a first layer fed raw features): nobody needs ∂L/∂x;
@@ -120,14 +122,20 @@ def measure(cell, units, steps, repeats, warmup):
             time_once(ours[index], *args)
             time_once(theirs[index], *args)
         zoo_times, keras_times = [], []
-        for _ in range(repeats):
-            zoo_times.append(time_once(ours[index], *args))
-            keras_times.append(time_once(theirs[index], *args))
+        for round_index in range(repeats):
+            if round_index % 2:  # alternate which goes first
+                keras_times.append(time_once(theirs[index], *args))
+                zoo_times.append(time_once(ours[index], *args))
+            else:
+                zoo_times.append(time_once(ours[index], *args))
+                keras_times.append(time_once(theirs[index], *args))
         zoo_ms = 1e3 * statistics.median(zoo_times)
         keras_ms = 1e3 * statistics.median(keras_times)
         row[f"{phase}_zoo_ms"] = round(zoo_ms, 2)
         row[f"{phase}_keras_ms"] = round(keras_ms, 2)
-        row[f"{phase}_ratio"] = round(zoo_ms / keras_ms, 3)
+        row[f"{phase}_ratio"] = round(
+            statistics.median(z / k for z, k in zip(zoo_times, keras_times)), 3
+        )
         row[f"{phase}_zoo_gflops"] = round(flops / zoo_ms / 1e6, 1)
         row[f"{phase}_keras_gflops"] = round(flops / keras_ms / 1e6, 1)
     return row

@@ -124,12 +124,16 @@ def _gru_forward(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h
     state_shape = h0.shape
     gate_shape = tf.TensorShape([h0.shape[0], 3 * units])
     kernel_zr, kernel_h = recurrent_kernel[:, : 2 * units], recurrent_kernel[:, 2 * units :]
+    # The z and r parts of b_rec add to the input side, off the chain; its h part
+    # stays with U_h h₋, which r multiplies.
+    recurrent_bias_zr, recurrent_bias_h = recurrent_bias[: 2 * units], recurrent_bias[2 * units :]
+    input_bias = input_bias + tf.concat([recurrent_bias_zr, tf.zeros_like(recurrent_bias_h)], 0)
 
     def step(t, h):
         x_z, x_r, x_h = tf.split(tf.matmul(inputs[t], kernel) + input_bias, 3, axis=-1)
         if reset_after:
-            hu = tf.matmul(h, recurrent_kernel) + recurrent_bias
-            hu_z, hu_r, hu_h = tf.split(hu, 3, axis=-1)
+            hu_z, hu_r, hu_h = tf.split(tf.matmul(h, recurrent_kernel), 3, axis=-1)
+            hu_h += recurrent_bias_h
             z = tf.sigmoid(x_z + hu_z)
             r = tf.sigmoid(x_r + hu_r)
             candidate = tf.tanh(x_h + r * hu_h)
@@ -164,7 +168,9 @@ def _gru_backward(
     recurrent_kernel_t_zr, recurrent_kernel_t_h = recurrent_kernel_t[: 2 * units], recurrent_kernel_t[2 * units :]
 
     def step(t, carry):
-        dh, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias = carry
+        dh, d_kernel, d_input_bias, d_recurrent_kernel_zr, d_recurrent_kernel_h, d_recurrent_bias_h = (
+            carry
+        )
         z, r, candidate = tf.split(gates[t], 3, axis=-1)
         h_prev = previous_states[t]
         dh_step, dh_skip = _split_masked(None if mask is None else mask[t], dh + d_states[t])
@@ -172,37 +178,42 @@ def _gru_backward(
         da_h = dh_step * (1.0 - z) * (1.0 - candidate * candidate)
         dh_prev = _plus_skipped(dh_step * z, dh_skip)
         if reset_after:
+            d_hu_h = da_h * r  # ∂L/∂(U_h h₋ + b_h)
             da_r = da_h * hu_h[t] * r * (1.0 - r)
-            d_hu = tf.concat([da_z, da_r, da_h * r], axis=-1)  # ∂L/∂(h₋ U + b_rec)
-            dh_prev += tf.matmul(d_hu, recurrent_kernel_t)
-            d_recurrent_kernel += tf.matmul(h_prev, d_hu, transpose_a=True)
-            d_recurrent_bias += tf.reduce_sum(d_hu, axis=0)
+            dh_prev += tf.matmul(d_hu_h, recurrent_kernel_t_h)
+            d_recurrent_kernel_h += tf.matmul(h_prev, d_hu_h, transpose_a=True)
+            d_recurrent_bias_h += tf.reduce_sum(d_hu_h, axis=0)
         else:
             d_rh = tf.matmul(da_h, recurrent_kernel_t_h)  # ∂L/∂(r ⊙ h₋)
             da_r = d_rh * h_prev * r * (1.0 - r)
-            da_zr = tf.concat([da_z, da_r], axis=-1)
-            dh_prev += d_rh * r + tf.matmul(da_zr, recurrent_kernel_t_zr)
-            d_recurrent_kernel += tf.concat(
-                [
-                    tf.matmul(h_prev, da_zr, transpose_a=True),
-                    tf.matmul(r * h_prev, da_h, transpose_a=True),
-                ],
-                axis=-1,
-            )
-        da = tf.concat([da_z, da_r, da_h], axis=-1)  # ∂L/∂(x W + b_in)
+            dh_prev += d_rh * r
+            d_recurrent_kernel_h += tf.matmul(r * h_prev, da_h, transpose_a=True)
+        da_zr = tf.concat([da_z, da_r], axis=-1)
+        dh_prev += tf.matmul(da_zr, recurrent_kernel_t_zr)
+        d_recurrent_kernel_zr += tf.matmul(h_prev, da_zr, transpose_a=True)
+        da = tf.concat([da_zr, da_h], axis=-1)  # ∂L/∂(x W + b_in)
         d_kernel += tf.matmul(inputs[t], da, transpose_a=True)
         d_input_bias += tf.reduce_sum(da, axis=0)
-        carry = (dh_prev, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias)
+        carry = (dh_prev, d_kernel, d_input_bias, d_recurrent_kernel_zr, d_recurrent_kernel_h,
+                 d_recurrent_bias_h)
         return carry, [tf.matmul(da, kernel_t)]
 
-    (dh0, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias), (d_inputs,) = _time_loop(
-        num_steps,
-        step,
-        (d_last, tf.zeros_like(kernel), tf.zeros([3 * units], states.dtype),
-         tf.zeros_like(recurrent_kernel), tf.zeros([3 * units], states.dtype)),
-        [(inputs.dtype, inputs.shape[1:])],
-        reverse=True,
+    initial_carry = (
+        d_last,
+        tf.zeros_like(kernel),
+        tf.zeros([3 * units], states.dtype),
+        tf.zeros([units, 2 * units], states.dtype),
+        tf.zeros([units, units], states.dtype),
+        tf.zeros([units], states.dtype),
     )
+    carry, (d_inputs,) = _time_loop(
+        num_steps, step, initial_carry, [(inputs.dtype, inputs.shape[1:])], reverse=True
+    )
+    dh0, d_kernel, d_input_bias, d_recurrent_kernel_zr, d_recurrent_kernel_h, d_recurrent_bias_h = carry
+    d_recurrent_kernel = tf.concat([d_recurrent_kernel_zr, d_recurrent_kernel_h], axis=-1)
+    # b_rec's z and r parts enter as b_in's do; its h part only through U_h h₋
+    # (so zero without reset_after).
+    d_recurrent_bias = tf.concat([d_input_bias[: 2 * units], d_recurrent_bias_h], axis=0)
     return d_inputs, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias, dh0
 
 
