@@ -129,17 +129,17 @@ def _per_gate_matmuls(units, per_gate_matmuls):
     return bool(per_gate_matmuls)
 
 
+def _plus_bias(product, bias):
+    return product if bias is None else product + bias
+
+
 def _gate_blocks(kernel, num_gates, per_gate, bias=None):
     """A function `a ↦ [a K_g + b_g for each gate g]` over the column blocks of `K`."""
     if not per_gate:
-        if bias is None:
-            return lambda a: tf.split(tf.matmul(a, kernel), num_gates, axis=-1)
-        return lambda a: tf.split(tf.matmul(a, kernel) + bias, num_gates, axis=-1)
+        return lambda a: tf.split(_plus_bias(tf.matmul(a, kernel), bias), num_gates, axis=-1)
     kernels = tf.split(kernel, num_gates, axis=1)
-    if bias is None:
-        return lambda a: [tf.matmul(a, k) for k in kernels]
-    biases = tf.split(bias, num_gates)
-    return lambda a: [tf.matmul(a, k) + b for k, b in zip(kernels, biases)]
+    biases = [None] * num_gates if bias is None else tf.split(bias, num_gates)
+    return lambda a: [_plus_bias(tf.matmul(a, k), b) for k, b in zip(kernels, biases)]
 
 
 # ---------------------------------------------------------------------------- GRU
