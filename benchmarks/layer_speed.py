@@ -122,13 +122,10 @@ def measure(cell, units, steps, repeats, warmup):
             time_once(ours[index], *args)
             time_once(theirs[index], *args)
         zoo_times, keras_times = [], []
+        pair = [(ours, zoo_times), (theirs, keras_times)]
         for round_index in range(repeats):
-            if round_index % 2:  # alternate which goes first
-                keras_times.append(time_once(theirs[index], *args))
-                zoo_times.append(time_once(ours[index], *args))
-            else:
-                zoo_times.append(time_once(ours[index], *args))
-                keras_times.append(time_once(theirs[index], *args))
+            for implementation, times in pair[:: 1 if round_index % 2 == 0 else -1]:
+                times.append(time_once(implementation[index], *args))  # first one alternates
         zoo_ms = 1e3 * statistics.median(zoo_times)
         keras_ms = 1e3 * statistics.median(keras_times)
         row[f"{phase}_zoo_ms"] = round(zoo_ms, 2)

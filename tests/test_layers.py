@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from zoo.layers import fused
 
 BATCH, TIME, FEATURES, UNITS = 3, 5, 4, 6
 CONFIGS = {
@@ -298,8 +299,6 @@ def test_saved_model_export_reloads_with_same_outputs(config, rng, tmp_path):
 @pytest.mark.parametrize("config", CONFIGS)
 def test_per_gate_matmuls_give_the_same_results(config, rng):
     """The forward step's per-gate matmuls (used from 192 units on) change nothing."""
-    from zoo.layers import fused
-
     gates = 4 if config == "lstm" else 3
     inputs = tf.constant(rng.normal(size=(TIME, BATCH, FEATURES)).astype("float32"))
     weights = [
@@ -330,8 +329,6 @@ def test_per_gate_matmuls_give_the_same_results(config, rng):
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_layer_with_per_gate_matmuls_equals_keras(config, rng):
-    from zoo.layers import fused
-
     units = fused.PER_GATE_MATMULS_FROM_UNITS
     zoo_class, keras_class, extra = CONFIGS[config]
     ours = zoo_class(units, return_sequences=True, **extra)

@@ -153,7 +153,8 @@ def _gru_forward(
     num_steps = tf.shape(inputs)[0]
     state_shape = h0.shape
     gate_shape = tf.TensorShape([h0.shape[0], 3 * units])
-    kernel_zr, kernel_h = recurrent_kernel[:, : 2 * units], recurrent_kernel[:, 2 * units :]
+    recurrent_kernel_zr = recurrent_kernel[:, : 2 * units]
+    recurrent_kernel_h = recurrent_kernel[:, 2 * units :]
     # The z and r parts of b_rec add to the input side, off the chain; its h part
     # stays with U_h h₋, which r multiplies.
     recurrent_bias_zr, recurrent_bias_h = recurrent_bias[: 2 * units], recurrent_bias[2 * units :]
@@ -162,7 +163,7 @@ def _gru_forward(
     if reset_after:
         recurrent_blocks = _gate_blocks(recurrent_kernel, 3, per_gate)
     else:
-        recurrent_blocks = _gate_blocks(kernel_zr, 2, per_gate)
+        recurrent_blocks = _gate_blocks(recurrent_kernel_zr, 2, per_gate)
 
     def step(t, h):
         x_z, x_r, x_h = input_blocks(inputs[t])
@@ -176,7 +177,7 @@ def _gru_forward(
             hu_z, hu_r = recurrent_blocks(h)
             z = tf.sigmoid(x_z + hu_z)
             r = tf.sigmoid(x_r + hu_r)
-            hu_h = tf.matmul(r * h, kernel_h)
+            hu_h = tf.matmul(r * h, recurrent_kernel_h)
             candidate = tf.tanh(x_h + hu_h)
         h_new = z * h + (1.0 - z) * candidate
         h_new = _keep_where_masked(None if mask is None else mask[t], h_new, h)
