@@ -1,9 +1,9 @@
 """Train, evaluate and export one model: `python train.py --task sentiment --cell gru`.
 
-Flags default to None so that only what you set overrides the task's tuned
-defaults (listed per task in the README). The run folder gets the config,
-TensorBoard logs, checkpoints, history and `metrics.json`; the SavedModel goes to
-`saved_models/<task>-<cell>/<version>/`.
+Every hyperparameter flag comes from the task's table (`python train.py --task T
+--help` lists them with their defaults); flags left out keep the task's tuned
+default. The run folder gets the config, TensorBoard logs, checkpoints, history
+and `metrics.json`; the SavedModel goes to `saved_models/<task>-<cell>/<version>/`.
 """
 
 import argparse
@@ -12,37 +12,54 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from zoo.builders import CELLS  # noqa: E402
-from zoo.task import get_task, list_tasks, task_config  # noqa: E402
-from zoo.training import latest_partial_run, train_and_export  # noqa: E402
+import zoo  # noqa: E402
+from zoo import hyperparameters  # noqa: E402
+from zoo.loading import SavedModel  # noqa: E402
+from zoo.task import get_task, list_tasks, resolve_config  # noqa: E402
+from zoo.training import export, finish, fit, latest_partial_run  # noqa: E402
+
+RUN_OPTIONS = ("task", "output_dir", "export_dir", "resume", "quiet", "init_from")
 
 
-def build_parser(task_name):
+def build_parser(task):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--task", default="sentiment", choices=list_tasks(), help="the task to train")
-    parser.add_argument("--cell", choices=sorted(CELLS), help="recurrent cell (default gru)")
-    parser.add_argument("--data", help="data source, per task (e.g. imdb, csv, synthetic)")
-    parser.add_argument("--data-dir", help="folder with the data files for --data")
-    parser.add_argument("--epochs", type=int, help="maximum epochs (early stopping on validation loss)")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float, help="peak Adam learning rate (cosine decay)")
-    parser.add_argument("--units", type=int, help="units per recurrent layer (per direction)")
-    parser.add_argument("--num-layers", type=int, help="stacked recurrent layers")
-    parser.add_argument(
-        "--bidirectional", action=argparse.BooleanOptionalAction, default=None,
-        help="wrap each recurrent layer in Bidirectional",
-    )
-    parser.add_argument("--dropout", type=float, help="dropout before the output layer")
-    parser.add_argument("--seed", type=int, help="random seed for data order, weights, dropout")
-    parser.add_argument("--output-dir", default="runs", help="where run folders go (default runs/)")
-    parser.add_argument("--export-dir", default="saved_models", help="SavedModel base folder")
+    parser.add_argument("--task", default="sentiment", choices=list_tasks(),
+                        help="the task to train (default: sentiment)")
+    parser.add_argument("--output-dir", default="runs", help="where run folders go (default: runs)")
+    parser.add_argument("--export-dir", default="saved_models",
+                        help="SavedModel base folder (default: saved_models)")
     parser.add_argument(
         "--resume", nargs="?", const="latest", metavar="RUN_DIR",
         help="continue an unfinished run (default: the latest one of this task and cell)",
     )
+    parser.add_argument(
+        "--init-from", metavar="MODEL",
+        help="start from this model's weights and vocabulary (a shipped model's name, e.g. "
+        "sentiment-imdb-gru, or an export folder); its hyperparameters are the defaults",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    get_task(task_name).add_arguments(parser)
+    hyperparameters.add_arguments(parser, task.hyperparameters, f"{task.name} hyperparameters")
     return parser
+
+
+def load_parent(name, task):
+    """The model --init-from names, checked to be one of `task`'s."""
+    parent = zoo.load(name)
+    if not isinstance(parent, SavedModel):
+        raise ValueError(f"--init-from {name}: give an exported model (a name or folder), not a .keras file.")
+    parent_task = parent.metadata.get("task")
+    if parent_task != task.name:
+        raise ValueError(
+            f"--init-from {name}: it is a {parent_task} model; --task {task.name} starts from a "
+            f"{task.name} model (known: {[m['name'] for m in zoo.list_models() if m['task'] == task.name]})."
+        )
+    return parent
+
+
+def parent_hyperparameters(parent, task):
+    """The parent's hyperparameters that the task's table has: the defaults of a fine-tuning run."""
+    names = {row.name for row in task.hyperparameters}
+    return {key: value for key, value in parent.metadata.get("config", {}).items() if key in names}
 
 
 def main(argv=None):
@@ -53,16 +70,21 @@ def main(argv=None):
     if known.task not in list_tasks():
         sys.exit(f"train.py: unknown task {known.task!r}; choose one of {list_tasks()}.")
     task = get_task(known.task)
-    args = vars(build_parser(task.name).parse_args(argv))
-
-    run_options = {key: args.pop(key) for key in ("task", "output_dir", "export_dir", "resume", "quiet")}
-    config = task_config(task, **{k: v for k, v in args.items() if k in task.defaults})
-    config["verbose"] = 2 if run_options["quiet"] else 1
-    resume = run_options["resume"]
+    args = vars(build_parser(task).parse_args(argv))
+    run_options = {key: args.pop(key) for key in RUN_OPTIONS}
     try:
+        parent = None
+        if run_options["init_from"]:
+            parent = load_parent(run_options["init_from"], task)
+            args = {**parent_hyperparameters(parent, task), **{k: v for k, v in args.items() if v is not None}}
+        config = resolve_config(task, **args)
+        resume = run_options["resume"]
         if resume == "latest":
             resume = latest_partial_run(run_options["output_dir"], task.name, config["cell"])
-        train_and_export(task, config, run_options["output_dir"], run_options["export_dir"], resume)
+        run = fit(task, config, run_options["output_dir"], resume, verbose=2 if run_options["quiet"] else 1,
+                  init_from=parent)
+        export(task, run, run_options["export_dir"])
+        finish(run)
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         sys.exit(f"train.py: {error}")
 

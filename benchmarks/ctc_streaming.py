@@ -15,7 +15,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tasks import ctc_speech as cs
+from tasks._digit_utterances import DIGITS, SAMPLE_RATE, RecordedSpeakers, SyntheticSpeakers, random_utterance
+from zoo.ctc import decode_labels, error_rates
+from zoo.data import load_fsdd, split_fsdd
 
 
 def main():
@@ -29,13 +31,13 @@ def main():
     model = tf.saved_model.load(args.export)
     step, serve = model.signatures["step"], model.signatures["serving_default"]
     if args.data_dir:
-        speakers = cs.RecordedSpeakers(cs.split_fsdd(cs.load_fsdd(args.data_dir))[2])
+        speakers = RecordedSpeakers(split_fsdd(load_fsdd(args.data_dir, SAMPLE_RATE))[2])
     else:
-        speakers = cs.SyntheticSpeakers()
+        speakers = SyntheticSpeakers()
     rng = np.random.default_rng([0, 2])
-    utterances = [cs.random_utterance(speakers, rng, 7) for _ in range(args.utterances)]
+    utterances = [random_utterance(speakers, rng, 7) for _ in range(args.utterances)]
 
-    chunk = cs.SAMPLE_RATE * args.chunk_ms // 1000
+    chunk = SAMPLE_RATE * args.chunk_ms // 1000
     seconds, audio_seconds, references, streamed, whole = [], 0.0, [], [], []
     for utterance in utterances:
         waveform = np.pad(utterance.waveform, (0, -len(utterance.waveform) % chunk))[None]
@@ -47,13 +49,13 @@ def main():
             state = out["state"]
             text += out["text"].numpy()[0].decode()
             seconds.append(time.perf_counter() - begin)
-        audio_seconds += waveform.shape[1] / cs.SAMPLE_RATE
-        references.append(cs.decode_labels(utterance.labels, cs.DIGITS))
+        audio_seconds += waveform.shape[1] / SAMPLE_RATE
+        references.append(decode_labels(utterance.labels, DIGITS))
         streamed.append(text)
         full = serve(waveform=tf.constant(waveform), length=tf.constant([waveform.shape[1]], tf.int32))
         whole.append(full["text"].numpy()[0].decode())
 
-    rates = cs.error_rates(references, streamed)
+    rates = error_rates(references, streamed, DIGITS)
     milliseconds = 1000 * np.array(seconds[10:])  # after warm-up
     print(
         f"{len(utterances)} utterances, {audio_seconds:.0f} s of audio in {args.chunk_ms} ms chunks: "

@@ -20,19 +20,17 @@ import ast
 import csv
 import os
 import pathlib
-import sys
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tasks.forecasting import format_score_table, forecast_scores  # noqa: E402
-from zoo.task import get_task, task_config  # noqa: E402
-from zoo.training import train_and_export  # noqa: E402
+from zoo.m4 import format_score_table, forecast_scores, load_m4  # noqa: E402
+from zoo.task import get_task, resolve_config  # noqa: E402
+from zoo.training import fit  # noqa: E402
 
 # Reference entries of the M4 Hourly table (method id in m4_hourly_method_scores.csv).
 REFERENCES = {"238": "best Hourly entry (Doornik et al.)", "118": "ES-RNN (Smyl, M4 winner)"}
@@ -58,13 +56,11 @@ def train_member(task, data_dir, overrides, seed, members_dir):
     if kept and kept.exists():
         saved = np.load(kept)
         return saved["forecasts"], f"{name}: {saved['summary']} (kept in {members_dir})"
-    config = task_config(task, data="m4", data_dir=data_dir, seed=seed, **overrides)
-    config["verbose"] = 0
-    with tempfile.TemporaryDirectory() as scratch:
-        run_dir, metrics, _ = train_and_export(task, config, f"{scratch}/runs", f"{scratch}/exports")
-        data = task.build_inputs(config)
-        model = keras.saving.load_model(run_dir / "model.keras")
-        forecasts = model.predict(data.test, verbose=0)
+    config = resolve_config(task, data="m4", data_dir=data_dir, seed=seed, **overrides)
+    with tempfile.TemporaryDirectory() as scratch:  # the run folder is not kept
+        run = fit(task, config, f"{scratch}/runs", verbose=0)
+    forecasts = run.model.predict(run.data.test, verbose=0)
+    metrics = run.metrics
     keras.backend.clear_session()
     summary = (
         f"sMAPE {metrics['smape']:.3f} MASE {metrics['mase']:.3f} OWA {metrics['owa']:.3f} "
@@ -95,20 +91,21 @@ def main():
         dict(parse_override(text) for text in variant.split(",") if text) for variant in (args.variant or [""])
     ]
     start = time.perf_counter()
+    config = resolve_config(task, data="m4", data_dir=args.data_dir, **common)
+    series, _ = load_m4(config["data_dir"], config["m4_frequency"])  # the test series every member forecasts
     forecasts = []
     for variant in variants:
         for seed in args.seeds:
             member, line = train_member(task, args.data_dir, {**common, **variant}, seed, args.members_dir)
             forecasts.append(member)
             print(line, flush=True)
-    data = task.build_inputs(task_config(task, data="m4", data_dir=args.data_dir, **common))
     ensemble = np.median(np.stack(forecasts), axis=0)
-    scores = forecast_scores(data.reference, ensemble)
+    scores = forecast_scores(series, ensemble)
     if args.forecasts_out:
         with open(args.forecasts_out, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["id"] + [f"F{step + 1}" for step in range(ensemble.shape[1])])
-            for name, row in zip(data.reference.names, ensemble):
+            for name, row in zip(series.names, ensemble):
                 writer.writerow([name] + [f"{value:.6g}" for value in row])
     elapsed = time.perf_counter() - start
 

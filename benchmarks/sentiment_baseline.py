@@ -10,17 +10,16 @@ sentiment model's n-gram branch (`zoo.ngrams`).
 """
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from tasks.sentiment import SentimentTask, load_csv, load_imdb, synthetic_corpus  # noqa: E402
+from evaluation.baselines import tfidf_logistic_regression
+from tasks.sentiment import load_csv, load_imdb, synthetic_corpus
+from zoo.task import get_task
 
 
 def main():
@@ -28,7 +27,7 @@ def main():
     parser.add_argument("--data", choices=["synthetic", "imdb", "csv"], default="synthetic")
     parser.add_argument("--data-dir")
     args = parser.parse_args()
-    defaults = SentimentTask.defaults
+    defaults = get_task("sentiment").defaults
     if args.data == "synthetic":
         train, test = synthetic_corpus(
             defaults["synthetic_train_size"], defaults["synthetic_test_size"], defaults["seed"]
@@ -41,10 +40,7 @@ def main():
     test_texts, test_labels = zip(*test)
     for ngrams in ((1, 1), (1, 2)):
         start = time.perf_counter()
-        vectorizer = TfidfVectorizer(ngram_range=ngrams, min_df=2, max_df=0.9, sublinear_tf=True)
-        features = vectorizer.fit_transform(texts)
-        classifier = LogisticRegression(C=4.0, max_iter=2000).fit(features, labels)
-        accuracy = classifier.score(vectorizer.transform(test_texts), test_labels)
+        accuracy = tfidf_logistic_regression(ngrams).fit(texts, labels).score(test_texts, test_labels)
         print(
             f"{args.data}: TF-IDF {ngrams[0]}-{ngrams[1]}-grams + logistic regression: "
             f"test accuracy {accuracy:.4f} ({len(texts)} train, {len(test_texts)} test, "

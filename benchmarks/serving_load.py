@@ -32,11 +32,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-import zoo  # noqa: E402
-from zoo.export import model_names, read_warmup_requests, versions  # noqa: E402
-from zoo.serve import array_to_json  # noqa: E402
+import zoo
+from zoo.export import model_names, read_warmup_requests, versions
+from zoo.serving.rest import row_request
 
 
 def free_port():
@@ -68,21 +66,12 @@ def start_server(base_path, port, grpc_port):
     sys.exit("serving_load: zoo serve did not answer within 120 s")
 
 
-def request_body(examples):
-    """Row format: bare values for a single input, else one object per row."""
-    columns = {name: array_to_json(values, name) for name, values in examples.items()}
-    if len(columns) == 1:
-        return {"instances": next(iter(columns.values()))}
-    rows = len(next(iter(columns.values())))
-    return {"instances": [{name: column[i] for name, column in columns.items()} for i in range(rows)]}
-
-
 class RestClient:
     """One keep-alive connection POSTing the model's row-format request; a call is True when answered 200."""
 
     def __init__(self, port, name, examples):
         self.port, self.path = port, f"/v1/models/{name}:predict"
-        self.body = json.dumps(request_body(examples)).encode()
+        self.body = json.dumps(row_request(examples)).encode()
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def __call__(self):

@@ -28,10 +28,12 @@ import numpy as np
 import tensorflow as tf
 from sklearn import metrics as sk_metrics
 
+from zoo import plots
 from zoo.builders import MaskedMeanMaxPooling, ProbabilityMixture, recurrent_stack
 from zoo.data import find_table, read_table
 from zoo.ngrams import NaiveBayesLogits, log_count_ratios
-from zoo.task import Data, Task
+from zoo.hyperparameters import Hyperparameter, shared
+from zoo.task import Data, Task, register_task
 
 # ----------------------------------------------------------------------- data
 
@@ -185,49 +187,35 @@ def synthetic_corpus(num_train, num_test, seed):
 # ---------------------------------------------------------------------- task
 
 
+@register_task
 class SentimentTask(Task):
     name = "sentiment"
-    defaults = {
-        "cell": "gru",
-        "data": None,  # None: IMDB when available, else synthetic
-        "data_dir": None,
-        "text_column": "text",
-        "label_column": "label",
-        "synthetic_train_size": 8000,
-        "synthetic_test_size": 2000,
-        "validation_fraction": 0.1,
-        "vocabulary_size": 30000,
-        "sequence_length": 400,
-        "embedding_dim": 128,
-        "units": 64,
-        "num_layers": 1,
-        "bidirectional": True,
-        "embedding_dropout": 0.25,
-        "dropout": 0.4,
-        "ngrams": None,  # the n-gram branch's longest n-gram; 0: none; None: by data, see below
-        "ngram_vocabulary_size": 800000,
-        "ngram_l2": 7e-5,
-        "epochs": 4,
-        "batch_size": 64,
-        "learning_rate": 2e-3,
-        "seed": 0,
-        "patience": 2,
-    }
+    hyperparameters = shared(
+        epochs=4, batch_size=64, learning_rate=2e-3, units=64, num_layers=1, bidirectional=True,
+        dropout=0.4, patience=2,
+    ) + [
+        Hyperparameter("text_column", "text", str, "text column of --data csv files"),
+        Hyperparameter("label_column", "label", str, "label column of --data csv files"),
+        Hyperparameter("synthetic_train_size", 8000, int, "texts in the synthetic corpus's train split"),
+        Hyperparameter("synthetic_test_size", 2000, int, "texts in the synthetic corpus's test split"),
+        Hyperparameter("validation_fraction", 0.1, float, "share of train held out for validation"),
+        Hyperparameter("vocabulary_size", 30000, int, "tokens kept, most frequent in train"),
+        Hyperparameter("sequence_length", 400, int, "tokens per text; longer texts are cut"),
+        Hyperparameter("embedding_dim", 128, int, "word embedding size"),
+        Hyperparameter("embedding_dropout", 0.25, float, "dropout of whole embedding channels"),
+        Hyperparameter(
+            "ngrams", None, int, "add a bag-of-1..N-grams branch mixed with the recurrent one (0: none)",
+            auto=f"{NGRAMS_ON_TEXT} on imdb and csv data, 0 on synthetic",
+        ),
+        Hyperparameter("ngram_vocabulary_size", 800000, int, "n-grams kept, most frequent in train"),
+        Hyperparameter("ngram_l2", 7e-5, float, "L2 penalty of the n-gram branch's weights"),
+    ]
 
-    def add_arguments(self, parser):
-        group = parser.add_argument_group("sentiment")
-        group.add_argument("--text-column", help="text column of --data csv files (default text)")
-        group.add_argument("--label-column", help="label column of --data csv files (default label)")
-        group.add_argument("--vocabulary-size", type=int, help="tokens kept, most frequent in train")
-        group.add_argument("--sequence-length", type=int, help="tokens per text; longer texts are cut")
-        group.add_argument("--embedding-dim", type=int)
-        group.add_argument("--embedding-dropout", type=float)
-        group.add_argument("--synthetic-train-size", type=int)
-        group.add_argument("--ngrams", type=int,
-                           help="add a bag-of-1..N-grams branch mixed with the recurrent one "
-                                f"(0: none; default {NGRAMS_ON_TEXT} on imdb and csv data, 0 on synthetic)")
-        group.add_argument("--ngram-vocabulary-size", type=int, help="n-grams kept, most frequent in train")
-        group.add_argument("--ngram-l2", type=float, help="L2 penalty of the n-gram branch's weights")
+    def resolve(self, config, data=None):
+        """Fills `data` (the source read) and `ngrams` (none on the synthetic corpus, whose
+        label is in word order only; the real-text default without data)."""
+        source = data.info["source"] if data else config["data"]
+        return {**config, "data": source, "ngrams": ngram_order(config["ngrams"], source)}
 
     # -- data
 
@@ -255,14 +243,12 @@ class SentimentTask(Task):
         else:
             raise ValueError(f"--data {source!r}: choose imdb, csv or synthetic.")
 
-        config["data"] = source
-        if config["ngrams"] is None:  # the synthetic corpus carries its label in word order only
-            config["ngrams"] = 0 if source == "synthetic" else NGRAMS_ON_TEXT
         shuffled = list(train)
         random.Random(config["seed"]).shuffle(shuffled)
         num_validation = max(1, int(len(shuffled) * config["validation_fraction"]))
         validation, train = shuffled[:num_validation], shuffled[num_validation:]
-        batch, outputs = config["batch_size"], _labelled_outputs(config)
+        batch = config["batch_size"]
+        outputs = _labelled_outputs(ngram_order(config["ngrams"], source))
         return Data(
             train=_dataset(train, batch, outputs, shuffle_seed=config["seed"]),
             validation=_dataset(validation, batch, outputs),
@@ -276,16 +262,25 @@ class SentimentTask(Task):
 
     # -- model
 
-    def build_model(self, config, data=None):
+    def build_model(self, config, data=None, parent=None):
+        """With `parent` (a SavedModel of this task to fine-tune), the vectorizers take its
+        vocabularies instead of fitting new ones; `zoo.training` then copies its weights."""
         classes = data.info["classes"] if data else IMDB_CLASSES
-        if config["ngrams"] is None:  # no data seen (zoo.create_model): the real-text default
-            config["ngrams"] = NGRAMS_ON_TEXT
+        vocabularies = [None, None]
+        if parent is not None:
+            parent_classes = parent.metadata.get("data", {}).get("classes")
+            if parent_classes != classes:
+                raise ValueError(
+                    f"--init-from {parent.name}: it classifies {parent_classes}, the data has {classes}; "
+                    "fine-tuning keeps the classes (relabel the data, or train from scratch)."
+                )
+            vocabularies = parent.vocabularies() + [None]
         text = keras.Input(shape=(), dtype="string", name="text")
         texts = data.train.map(lambda text, label: text) if data else tf.constant(["unfitted"])
-        probabilities = self._recurrent_branch(text, texts, config, data, len(classes))
+        probabilities = self._recurrent_branch(text, texts, config, data, len(classes), vocabularies[0])
         if not config["ngrams"]:
             return keras.Model(text, probabilities, name=f"sentiment_{config['cell']}")
-        ngram_probabilities = self._ngram_branch(text, texts, config, data, len(classes))
+        ngram_probabilities = self._ngram_branch(text, texts, config, data, len(classes), vocabularies[1])
         mixture = ProbabilityMixture(name="mixture")([probabilities, ngram_probabilities])
         return keras.Model(
             text,
@@ -293,17 +288,19 @@ class SentimentTask(Task):
             name=f"sentiment_{config['cell']}_ngrams",
         )
 
-    def _recurrent_branch(self, text, texts, config, data, num_classes):
+    def _recurrent_branch(self, text, texts, config, data, num_classes, vocabulary=None):
         # Without data (zoo.create_model): a placeholder vocabulary, to be adapted before training.
         vectorizer = keras.layers.TextVectorization(
             max_tokens=config["vocabulary_size"],
             output_sequence_length=config["sequence_length"],
+            vocabulary=vocabulary,
             name="vectorizer",
         )
-        vectorizer.adapt(texts)
+        if vocabulary is None:
+            vectorizer.adapt(texts)
         tokens = vectorizer(text)  # (batch, sequence_length), 0 = padding
         hidden = keras.layers.Embedding(
-            vectorizer.vocabulary_size() if data else config["vocabulary_size"],
+            vectorizer.vocabulary_size() if data or vocabulary else config["vocabulary_size"],
             config["embedding_dim"],
             mask_zero=True,
             name="embedding",
@@ -321,18 +318,20 @@ class SentimentTask(Task):
         hidden = keras.layers.Dropout(config["dropout"])(hidden)
         return keras.layers.Dense(num_classes, activation="softmax", name="classifier")(hidden)
 
-    def _ngram_branch(self, text, texts, config, data, num_classes):
+    def _ngram_branch(self, text, texts, config, data, num_classes, vocabulary=None):
         vectorizer = keras.layers.TextVectorization(
             max_tokens=config["ngram_vocabulary_size"],
             ngrams=config["ngrams"],
             output_mode="multi_hot",
             sparse=True,
+            vocabulary=vocabulary,
             name="ngram_vectorizer",
         )
-        vectorizer.adapt(texts)
+        if vocabulary is None:
+            vectorizer.adapt(texts)
         logits = NaiveBayesLogits(num_classes, l2=config["ngram_l2"], name="ngram_logits")
         probabilities = keras.layers.Softmax(name="ngram_classifier")(logits(vectorizer(text)))
-        if data:
+        if data and vocabulary is None:  # a parent's ratios come with its weights
             labelled = data.train.map(lambda text, label: (text, label["probabilities"]))
             logits.ratios.assign(log_count_ratios(vectorizer, labelled, num_classes))
         return probabilities
@@ -370,6 +369,14 @@ class SentimentTask(Task):
             metrics[f"test_accuracy_{branch}"] = float(np.mean(outputs[branch].argmax(-1) == labels))
         metrics["mixture_weight_recurrent"] = float(model.get_layer("mixture").weight.numpy())
         return metrics
+
+    def figure(self, model, data, config):
+        """ROC and calibration of the test predictions."""
+        outputs, labels = _predict(model, data.test)
+        probabilities = outputs["probabilities"] if config["ngrams"] else outputs
+        return plots.roc_calibration_figure(
+            labels, probabilities, data.info["classes"], f"{data.info['source']} test set: {self.name}-{config['cell']}"
+        )
 
     # -- export
 
@@ -426,9 +433,17 @@ def classification_metrics(labels, probabilities):
     }
 
 
-def _labelled_outputs(config):
+def ngram_order(ngrams, source):
+    """The n-gram branch's longest n-gram: as set, else 0 on the synthetic corpus and
+    NGRAMS_ON_TEXT on real text (or when no data is known yet)."""
+    if ngrams is not None:
+        return ngrams
+    return 0 if source == "synthetic" else NGRAMS_ON_TEXT
+
+
+def _labelled_outputs(ngrams):
     """The model outputs the labels go to: None for a single output."""
-    return ("probabilities", "recurrent", "ngrams") if config["ngrams"] else None
+    return ("probabilities", "recurrent", "ngrams") if ngrams else None
 
 
 def _dataset(examples, batch_size, outputs=None, shuffle_seed=None):
@@ -440,5 +455,3 @@ def _dataset(examples, batch_size, outputs=None, shuffle_seed=None):
         dataset = dataset.shuffle(len(texts), seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-
-TASK = SentimentTask()

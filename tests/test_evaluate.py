@@ -1,9 +1,14 @@
-"""evaluate.py on its smoke grid: rows and columns, resuming, the report's verdicts."""
+"""evaluate.py on its smoke grid: rows and columns, resuming, reusing, the report's verdicts."""
 
 import csv
 
+import pytest
+
 import evaluate
-from zoo.report import CLAIMS
+from evaluation.grids import GRIDS
+from evaluation.report import CLAIMS
+from evaluation.runs import COLUMNS
+from tests.conftest import REPO
 
 
 def read(path):
@@ -16,9 +21,9 @@ def test_smoke_grid_writes_rows_resumes_and_reports(tmp_path, capsys, monkeypatc
     evaluate.main(["--grid", "smoke", "--output-dir", str(tmp_path)])
     results = tmp_path / "smoke" / "results.csv"
     rows = read(results)
-    assert list(rows[0]) == evaluate.COLUMNS
+    assert list(rows[0]) == COLUMNS
     runs = {row["run"] for row in rows}
-    grid = evaluate.GRIDS["smoke"]
+    grid = GRIDS["smoke"]
     for cell in [*grid.cells, "gru_matched"]:
         for seed in grid.seeds:
             assert f"forecasting-tiny/{cell}/{seed}" in runs
@@ -54,3 +59,23 @@ def test_smoke_grid_writes_rows_resumes_and_reports(tmp_path, capsys, monkeypatc
         line = next(line for line in report.splitlines() if line.startswith(f"- **{claim}: "))
         assert any(f": {verdict} on this grid.**" in line for verdict in ("supported", "not supported", "inconclusive"))
     assert "| gru_matched vs lstm |" in report
+
+
+def test_report_only_rewrites_the_committed_report(tmp_path):
+    """`--report-only` on the committed full grid's results gives its report.md back, bar the command line."""
+    committed = REPO / "results" / "full"
+    (tmp_path / "full").mkdir()
+    for name in ("results.csv", "gradient_norms.json"):
+        (tmp_path / "full" / name).write_bytes((committed / name).read_bytes())
+    evaluate.main(["--grid", "full", "--report-only", "--output-dir", str(tmp_path)])
+    written = (tmp_path / "full" / "report.md").read_text().split("\n")
+    expected = (committed / "report.md").read_text().split("\n")
+    assert written[2].startswith(f"Command: `python evaluate.py --grid full --report-only --output-dir {tmp_path}`. ")
+    assert written[:2] + written[3:] == expected[:2] + expected[3:]
+
+
+def test_reuse_without_results_exits_with_the_reason(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(SystemExit) as error:
+        evaluate.main(["--grid", "smoke", "--output-dir", str(tmp_path), "--reuse", str(missing)])
+    assert str(error.value) == f"evaluate.py: --reuse {missing}: no results.csv there"

@@ -1,10 +1,9 @@
-"""Exports for TF Serving: warm-up records, models.config, `zoo.load`, saved_model_cli.
+"""Exports for TF Serving: warm-up records, models.config, shipped names, saved_model_cli.
 
-Every task in SERVING_TASKS is exported once per module from a tiny untrained model;
-`tests/test_serving.py` serves the same exports.
+Every task in conftest's SERVING_TASKS is exported once per module from a tiny untrained
+model (`export_tiny`); tests/test_loading.py and test_serving_*.py use the same exports.
 """
 
-import dataclasses
 import json
 import os
 import pathlib
@@ -18,8 +17,7 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-import zoo
-import zoo.task
+from tests.conftest import SERVING_TASKS, assert_outputs_equal, export_tiny
 from zoo.export import (
     MODELS_CONFIG,
     WARMUP_FILE,
@@ -28,66 +26,6 @@ from zoo.export import (
     versions,
     write_models_config,
 )
-
-# Tiny configs, one line per task: every serving test runs on each of them.
-# fmt: off
-SERVING_TASKS = {
-    "sentiment": dict(data="synthetic", synthetic_train_size=40, synthetic_test_size=8, vocabulary_size=50, sequence_length=12, embedding_dim=4, units=4, batch_size=8, ngrams=2),  # noqa: E501
-    "forecasting": dict(data="synthetic", synthetic_series=4, horizon=6, seasonality=4, input_window=12, units=4, num_layers=1, batch_size=8, quantiles="0.1,0.5,0.9"),  # noqa: E501
-    "ctc_speech": dict(data="synthetic", train_utterances=8, validation_utterances=4, test_utterances=4, units=8, num_layers=1, conv_filters=8, num_mel_bins=16, subsampling=2, bidirectional=False, batch_size=4),  # noqa: E501
-}
-# fmt: on
-
-
-@dataclasses.dataclass
-class TinyExport:
-    task_name: str
-    model: object  # the in-memory Keras model
-    serve: object  # its in-memory serving_default function
-    examples: dict  # task.serving_examples: {input name: numpy array}
-    path: pathlib.Path  # saved_models/<model>/<version>
-
-    def expected(self, examples=None):
-        """The in-memory model's serving_default outputs, as numpy."""
-        inputs = self.examples if examples is None else examples
-        outputs = self.serve(**{name: tf.constant(values) for name, values in inputs.items()})
-        return {name: value.numpy() for name, value in outputs.items()}
-
-
-def export_tiny(task_name, base_dir, model_name=None):
-    """Builds the task's tiny model (untrained) and exports the next version of it."""
-    task = zoo.task.get_task(task_name)
-    config = zoo.task.task_config(task, **SERVING_TASKS[task_name])
-    data = task.build_inputs(config)
-    model = task.build_model(config, data)
-    signatures = task.serving_signatures(model, data, config)
-    examples = {name: np.asarray(values) for name, values in task.serving_examples(data, config).items()}
-    path = export_saved_model(
-        model,
-        signatures,
-        pathlib.Path(base_dir) / (model_name or f"{task_name}-tiny"),
-        metadata={"task": task_name, "config": config},
-        serving_examples=examples,
-    )
-    return TinyExport(task_name, model, signatures["serving_default"][0], examples, path)
-
-
-def assert_outputs_equal(actual, expected):
-    """Numbers equal to 1e-6, the rest exactly; strings as bytes (numpy) or text (JSON) alike."""
-    assert set(actual) == set(expected)
-    as_text = np.vectorize(lambda s: s.decode() if isinstance(s, bytes) else s, otypes=[object])
-    for name, value in expected.items():
-        if value.dtype.kind in "fc":
-            np.testing.assert_allclose(
-                np.asarray(actual[name], dtype=value.dtype), value, rtol=0, atol=1e-6
-            )
-        elif value.dtype == object:
-            np.testing.assert_array_equal(
-                as_text(np.asarray(actual[name], dtype=object)), as_text(value)
-            )
-        else:
-            np.testing.assert_array_equal(np.asarray(actual[name], dtype=value.dtype), value)
-
 
 @pytest.fixture(scope="module", params=sorted(SERVING_TASKS))
 def exported(request, tmp_path_factory):
@@ -190,50 +128,6 @@ def test_export_cli_rewrites_models_config_with_a_prefix(tmp_path, capsys):
         main([str(tmp_path / "empty")])
 
 
-# -------------------------------------------------------------------- loading
-
-
-def test_load_gives_the_latest_version_with_metadata_and_equal_predictions(exported):
-    for path in (exported.path.parent, exported.path):
-        model = zoo.load(path)
-        assert model.version == int(exported.path.name)
-        assert model.metadata["task"] == exported.task_name
-        assert model.metadata["version"] == model.version
-        assert "serving_default" in model.signatures
-        assert_outputs_equal(model(exported.examples), exported.expected())
-        assert_outputs_equal(model(**exported.examples), exported.expected())
-
-
-def test_load_keras_file_with_zoo_layers(exported, tmp_path):
-    exported.model.save(tmp_path / "model.keras")
-    model = zoo.load(tmp_path / "model.keras")
-    inputs = {tensor.name: tf.constant(exported.examples[tensor.name]) for tensor in exported.model.inputs}
-    inputs = inputs.popitem()[1] if len(inputs) == 1 else inputs
-    tf.nest.map_structure(
-        lambda loaded, original: np.testing.assert_allclose(loaded, original, rtol=0, atol=1e-6),
-        model(inputs), exported.model(inputs),
-    )
-
-
-def test_load_errors_name_the_path_and_the_input(exported, tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"missing.keras: no such .keras file"):
-        zoo.load(tmp_path / "missing.keras")
-    with pytest.raises(
-        FileNotFoundError, match=r"neither a SavedModel \(no saved_model.pb\) nor a model folder"
-    ):
-        zoo.load(tmp_path)
-    model = zoo.load(exported.path)
-    name = sorted(exported.examples)[0]
-    with pytest.raises(ValueError, match=r"signature 'serving_default' takes inputs"):
-        model({"nope": [1.0]})
-    with pytest.raises(
-        ValueError, match=rf"Input '{name}' has shape \[1, 1, 1, 1, 1\]; the signature takes"
-    ):
-        model({**exported.examples, name: np.zeros((1, 1, 1, 1, 1), exported.examples[name].dtype)})
-    with pytest.raises(KeyError, match=r"no signature 'nope'"):
-        model(exported.examples, signature_name="nope")
-
-
 # ----------------------------------------------------------- saved_model_cli
 
 
@@ -275,3 +169,12 @@ def test_saved_model_cli_shows_and_runs_the_export(exported, tmp_path):
 def test_metadata_json_records_the_version(exported):
     metadata = json.loads((exported.path / "assets.extra" / "zoo_metadata.json").read_text())
     assert metadata["version"] == int(exported.path.name) and metadata["task"] == exported.task_name
+
+
+def test_each_weight_is_stored_once(exported):
+    # keras-team/keras#23553: tracking the whole model stores every weight twice; the export
+    # tracks only the lookup tables, so the checkpoint holds the model's parameters once.
+    reader = tf.train.load_checkpoint(str(exported.path / "variables" / "variables"))
+    stored = sum(int(np.prod(shape)) for key, shape in reader.get_variable_to_shape_map().items()
+                 if key.endswith("VARIABLE_VALUE"))
+    assert exported.model.count_params() <= stored <= exported.model.count_params() + 2

@@ -1,11 +1,10 @@
-"""The n-gram branch (NB-weighted logistic regression) and the probability mixture, against NumPy."""
+"""The n-gram branch (NB-weighted logistic regression), against NumPy."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.builders import ProbabilityMixture
 from zoo.ngrams import NaiveBayesLogits, log_count_ratios
 
 TEXTS = ["good film", "not good film", "bad film", "good good fun", "bad bad"]
@@ -58,24 +57,3 @@ def test_empty_dataset_is_an_error(vectorizer):
     empty = tf.data.Dataset.from_tensor_slices((TEXTS, LABELS)).take(0).batch(2)
     with pytest.raises(ValueError, match="dataset is empty"):
         log_count_ratios(vectorizer, empty, num_classes=2)
-
-
-@pytest.mark.parametrize("good_branch, weight", [(0, 1.0), (1, 0.0)])
-def test_mixture_weight_goes_to_the_branch_that_generalises(good_branch, weight):
-    labels = np.array([0, 1, 1, 0, 1])
-    right = np.eye(2)[labels] * 0.9 + 0.05  # confident and right
-    wrong = np.eye(2)[1 - labels] * 0.9 + 0.05  # confident and wrong (an overfitted branch)
-    branches = [right, wrong] if good_branch == 0 else [wrong, right]
-    mixture = ProbabilityMixture()
-    mixture([tf.constant(b) for b in branches])
-    assert mixture.fit(*branches, labels) == weight
-    np.testing.assert_allclose(mixture(branches), weight * branches[0] + (1 - weight) * branches[1])
-
-
-def test_mixture_weight_in_between_when_both_help():
-    labels = np.array([0, 1, 0, 1])
-    first = np.array([[0.9, 0.1], [0.4, 0.6], [0.4, 0.6], [0.1, 0.9]])  # wrong on the third
-    second = np.array([[0.4, 0.6], [0.1, 0.9], [0.9, 0.1], [0.4, 0.6]])  # wrong on the first
-    mixture = ProbabilityMixture()
-    mixture([tf.constant(first), tf.constant(second)])
-    assert 0.0 < mixture.fit(first, second, labels) < 1.0

@@ -1,18 +1,15 @@
-"""The sentiment task: loaders, synthetic corpus, model, train.py end to end, export."""
+"""The sentiment task: loaders, synthetic corpus, metrics, model, config resolution."""
 
 import gzip
-import json
 import random
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import train
 import zoo.task
 from tasks import sentiment
 from tests.conftest import require_data
-from zoo.export import METADATA_FILE, versions
 
 # ------------------------------------------------------------------- loaders
 
@@ -170,114 +167,17 @@ def test_ngram_branch_by_default_on_real_text_only(tmp_path, source, ngrams):
     write(tmp_path / "train.csv", "text,label\na fine film,1\na dull film,0\n")
     write(tmp_path / "test.csv", "text,label\ngood,1\n")
     task = zoo.task.get_task("sentiment")
-    config = zoo.task.task_config(
+    config = zoo.task.resolve_config(
         task, data=source, data_dir=str(tmp_path), synthetic_train_size=20, synthetic_test_size=4
     )
     assert config["ngrams"] is None
-    task.build_inputs(config)
-    assert config["ngrams"] == ngrams
+    resolved = task.resolve(config, task.build_inputs(config))
+    assert resolved["ngrams"] == ngrams and resolved["data"] == source
+    assert config["ngrams"] is None  # resolving returns a new dict
 
 
-def test_unknown_task_and_hyperparameter_are_named():
-    with pytest.raises(ValueError, match=r"Unknown task 'sentimental'; choose one of \[.*'sentiment'"):
-        zoo.task.create_model("sentimental")
-    with pytest.raises(ValueError, match=r"Unknown hyperparameter\(s\) \['unit'\]"):
-        zoo.task.create_model("sentiment", unit=3)
-
-
-# ------------------------------------------------------------ train.py end to end
-
-TINY = [
-    "--epochs", "1", "--units", "8", "--embedding-dim", "8", "--sequence-length", "24",
-    "--batch-size", "32", "--quiet",
-]
-
-
-def test_train_py_trains_evaluates_and_exports_a_raw_text_model(tmp_path, capsys):
-    runs, exports = tmp_path / "runs", tmp_path / "saved_models"
-    train.main(TINY + [
-        "--task", "sentiment", "--cell", "gru", "--data", "synthetic", "--synthetic-train-size", "300",
-        "--ngrams", "2", "--output-dir", str(runs), "--export-dir", str(exports),
-    ])
-    (run_dir,) = runs.iterdir()
-    assert not run_dir.name.endswith(".partial")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_examples"] == 2000
-    assert {"test_auc", "test_f1", "parameters", "train_seconds"} <= set(metrics)
-    # the default model mixes its two branches; each one's accuracy is kept for the record
-    assert 0.0 <= metrics["mixture_weight_recurrent"] <= 1.0
-    assert {"test_accuracy_recurrent", "test_accuracy_ngrams"} <= set(metrics)
-    assert (run_dir / "logs").is_dir() and (run_dir / "model.keras").exists()
-
-    model_dir = exports / "sentiment-gru"
-    assert versions(model_dir) == [1]
-    metadata = json.loads((model_dir / "1" / "assets.extra" / METADATA_FILE).read_text())
-    assert metadata["task"] == "sentiment" and metadata["config"]["cell"] == "gru"
-    assert metadata["test_metrics"]["test_accuracy"] == metrics["test_accuracy"]
-
-    serve = tf.saved_model.load(str(model_dir / "1")).signatures["serving_default"]
-    outputs = serve(text=tf.constant(["the plot was not good , but the cast was great .", ""]))
-    assert outputs["probabilities"].shape == (2, 2)
-    assert set(outputs["label"].numpy()) <= {b"negative", b"positive"}
-    empty = serve(text=tf.constant([], tf.string))
-    assert empty["probabilities"].shape == (0, 2)
-    assert "sentiment data: synthetic" in capsys.readouterr().out
-
-
-def test_second_export_gets_the_next_version(tmp_path):
-    args = TINY + ["--data", "synthetic", "--synthetic-train-size", "200",
-                   "--output-dir", str(tmp_path / "runs"), "--export-dir", str(tmp_path / "sm")]
-    train.main(args)
-    train.main(args + ["--cell", "gru"])
-    assert versions(tmp_path / "sm" / "sentiment-gru") == [1, 2]
-
-
-def test_train_py_reports_bad_data_without_traceback(tmp_path):
-    write(tmp_path / "train.csv", "words,label\na,1\n")
-    write(tmp_path / "test.csv", "words,label\na,1\n")
-    with pytest.raises(SystemExit, match=r"train.py: .*train.csv: no column\(s\) \['text'\]"):
-        train.main(["--data", "csv", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "r")])
-    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
-
-
-def test_help_documents_every_flag(capsys):
-    with pytest.raises(SystemExit):
-        train.main(["--help"])
-    text = capsys.readouterr().out
-    for flag in ("--task", "--cell", "--data", "--data-dir", "--epochs", "--resume",
-                 "--vocabulary-size", "--sequence-length", "--bidirectional"):
-        assert flag in text
-
-
-def test_resume_without_an_unfinished_run_says_so(tmp_path):
-    with pytest.raises(SystemExit, match="--resume: no unfinished run of sentiment-lstm in"):
-        train.main(["--resume", "--cell", "lstm", "--output-dir", str(tmp_path)])
-
-
-def test_resume_continues_an_interrupted_run_from_its_last_epoch(tmp_path, monkeypatch):
-    import keras
-
-    runs, exports = tmp_path / "runs", tmp_path / "saved_models"
-    flags = [
-        "--task", "sentiment", "--data", "synthetic", "--synthetic-train-size", "200", "--units", "4",
-        "--embedding-dim", "4", "--sequence-length", "16", "--batch-size", "64", "--quiet",
-        "--output-dir", str(runs), "--export-dir", str(exports),
-    ]
-
-    def interrupt_after_first_epoch(self, epoch, logs=None):
-        raise KeyboardInterrupt  # after BackupAndRestore (earlier in the list) saved epoch 0
-
-    with monkeypatch.context() as patch:
-        patch.setattr(keras.callbacks.TerminateOnNaN, "on_epoch_end", interrupt_after_first_epoch)
-        with pytest.raises(KeyboardInterrupt):
-            train.main(flags + ["--epochs", "3"])
-    (partial,) = runs.iterdir()
-    assert partial.name.endswith(".partial") and not exports.exists()
-
-    train.main(flags + ["--epochs", "3", "--resume"])
-    (finished,) = runs.iterdir()
-    assert finished.name == partial.name.removesuffix(".partial")
-    history = json.loads((finished / "history.json").read_text())
-    assert len(history["loss"]) == 2  # epochs 2 and 3 only: epoch 1 came from the backup
-    assert json.loads((finished / "metrics.json").read_text())["epochs_trained"] == 3
-    assert (exports / "sentiment-gru" / "1").is_dir()
+def test_create_model_resolves_the_config_as_training_does():
+    task = zoo.task.get_task("sentiment")
+    assert task.resolve(zoo.task.resolve_config(task))["ngrams"] == sentiment.NGRAMS_ON_TEXT
+    model = zoo.task.create_model("sentiment", units=4, embedding_dim=4, sequence_length=8)
+    assert model.name == "sentiment_gru_ngrams"

@@ -15,7 +15,9 @@ chunks with state in and out, and give the same numbers as on the whole utteranc
 - `ConvSubsampling`: a strided convolution whose output `j` sees frames
   `[(j + 1) s − k, (j + 1) s)` (kernel `k`, stride `s`).
 
-Both have `initial_state(batch)` and `stream(inputs, states) -> (outputs, states)`.
+Both have `stream(inputs, states) -> (outputs, states)`, `stream_state_shapes(...)`
+(the shapes of those states, without the batch) and `initial_state(batch, ...)` (zeros
+of those shapes: the state before any input).
 """
 
 import pathlib
@@ -225,14 +227,13 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     # -- streaming
 
+    def stream_state_shapes(self):
+        """Shapes, without the batch, of the `stream` states: last `context` samples, Σ d, Σ d², n."""
+        return [(self.context,), (self.num_mel_bins,), (self.num_mel_bins,), (1,)]
+
     def initial_state(self, batch):
-        """[last `context` samples, Σ d, Σ d², n]: the state before any audio."""
-        return [
-            tf.zeros([batch, self.context]),
-            tf.zeros([batch, self.num_mel_bins]),
-            tf.zeros([batch, self.num_mel_bins]),
-            tf.zeros([batch, 1]),
-        ]
+        """The state before any audio: zeros of `stream_state_shapes()`."""
+        return [tf.zeros([batch, *shape]) for shape in self.stream_state_shapes()]
 
     def stream(self, chunk, states):
         """Features of a chunk of `k · frame_step` samples following `states`: `k` frames."""
@@ -339,8 +340,14 @@ class ConvSubsampling(keras.layers.Layer):
 
     # -- streaming
 
+    def stream_state_shapes(self, features):
+        """Shapes, without the batch, of the `stream` states for inputs of `features`
+        features: the last `context` input frames."""
+        return [(self.context, features)]
+
     def initial_state(self, batch, features):
-        return [tf.zeros([batch, self.context, features])]
+        """The state before any input: zeros of `stream_state_shapes(features)`."""
+        return [tf.zeros([batch, *shape]) for shape in self.stream_state_shapes(features)]
 
     def stream(self, inputs, states):
         """Outputs for `k · stride` input frames following `states`: `k` outputs."""

@@ -33,6 +33,7 @@ from zoo.layers import compiled_loops
 METADATA_FILE = "zoo_metadata.json"  # under assets.extra/, as TF Serving expects extras
 WARMUP_FILE = "tf_serving_warmup_requests"  # under assets.extra/, the name TF Serving reads
 MODELS_CONFIG = "models.config"  # in the base folder
+MANIFEST = "zoo.json"  # in the shipped models' base folder: the shipped models and their files
 SERVING_DEFAULT = "serving_default"
 # models.config's header line recording a `--base-path-prefix`, so later exports keep it.
 PREFIX_LINE = re.compile(r"^# base_path_prefix: (\S+)$", re.MULTILINE)
@@ -58,6 +59,7 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
         (`Task.serving_examples`), stored as the TF Serving warm-up request.
     """
     model_dir = pathlib.Path(model_dir)
+    refuse_shipped_name(model_dir)
     serving_examples = {name: np.asarray(values) for name, values in serving_examples.items()}
     check_serving_examples(serving_examples, signatures[SERVING_DEFAULT][1])
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +67,11 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
     staging = model_dir / f".staging-{version}-{os.getpid()}"
     try:
         archive = keras.export.ExportArchive()
-        archive.track(model)
+        # The endpoints capture the variables they use; what they cannot capture, the
+        # lookup tables (TextVectorization's vocabularies), is tracked here. Tracking the
+        # whole model instead stores every weight twice (keras-team/keras#23553, open).
+        for table in lookup_tables(model):
+            archive.track(table)
         for name, (function, input_signature) in signatures.items():
             archive.add_endpoint(name, function, input_signature=input_signature)
         with compiled_loops(False):
@@ -81,6 +87,45 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
         shutil.rmtree(staging, ignore_errors=True)
     write_models_config(model_dir.parent)
     return final
+
+
+def read_manifest(base_dir):
+    """`{model name: {"task", "cell", "files": {path in the model folder: bytes}}}` of the
+    shipped models in `base_dir` (empty where there is no manifest)."""
+    path = pathlib.Path(base_dir) / MANIFEST
+    return json.loads(path.read_text())["models"] if path.is_file() else {}
+
+
+def write_manifest(base_dir, models):
+    """Writes `<base_dir>/zoo.json` for `{model name: {"task", "cell", ...}}`, adding the size
+    of every file under each model's folder (what a complete clone must hold)."""
+    base_dir = pathlib.Path(base_dir)
+    entries = {}
+    for name, entry in sorted(models.items()):
+        files = sorted(p for p in (base_dir / name).rglob("*") if p.is_file())
+        sizes = {str(p.relative_to(base_dir / name)): p.stat().st_size for p in files}
+        entries[name] = {**entry, "files": sizes}
+    path = base_dir / MANIFEST
+    path.write_text(json.dumps({"models": entries}, indent=1) + "\n")
+    return path
+
+
+def refuse_shipped_name(model_dir):
+    """ValueError when `model_dir` is a shipped model's folder: an export never lands in one."""
+    model_dir = pathlib.Path(model_dir)
+    if model_dir.name in read_manifest(model_dir.parent):
+        raise ValueError(
+            f"{model_dir} is a shipped model of the zoo; export under another name "
+            "(the default is <task>-<cell>) or into another --export-dir."
+        )
+
+
+def lookup_tables(model):
+    """The lookup tables (TF `TrackableResource`s) a Keras model holds."""
+    return [
+        trackable for trackable in tf.train.TrackableView(model).descendants()
+        if isinstance(trackable, tf.saved_model.experimental.TrackableResource)
+    ]
 
 
 def check_serving_examples(examples, input_signature):

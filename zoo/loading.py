@@ -1,6 +1,8 @@
 """Load an exported model to predict with it: `zoo.load(path)`.
 
 `path` is one of
+  - a model's name (`"sentiment-imdb-gru"`): a shipped model, or one of yours in
+    `$ZOO_MODEL_DIR` or `./saved_models` (`zoo.catalog`; `zoo.list_models()` lists them);
   - a `.keras` file (`runs/<run>/model.keras`): the Keras model itself;
   - a SavedModel version folder (`saved_models/<model>/<version>/`);
   - a model folder (`saved_models/<model>/`): its latest version.
@@ -11,8 +13,12 @@ array}`. It also carries `.signatures`, `.metadata` (`zoo_metadata.json`),
 `.version` and the `SignatureDef`s TF Serving reports. `zoo serve` runs the same
 objects.
 
-    model = zoo.load("saved_models/sentiment-gru")
+    model = zoo.load("sentiment-imdb-gru")               # or "saved_models/sentiment-gru"
     model(text=["a fine film"])["probabilities"]        # (1, 2)
+
+Inputs are checked against a signature in one place, `Signature.check`: missing
+or unknown names, dtype, shape and, for `zoo serve`, an empty batch. A call here
+and a request to either of `zoo serve`'s APIs go through it alike.
 """
 
 import json
@@ -23,19 +29,26 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-import zoo.builders  # noqa: F401  (registers the zoo layers a .keras file may hold)
-import zoo.task
+# The modules registering every Keras object a task model may hold, so that a .keras
+# file loads without importing any task.
+import zoo.audio  # noqa: F401
+import zoo.builders  # noqa: F401
+import zoo.ctc  # noqa: F401
+import zoo.forecast  # noqa: F401
+import zoo.ngrams  # noqa: F401
+from zoo import catalog
 from zoo.export import METADATA_FILE, SERVING_DEFAULT, versions
 
 
 def load(path):
-    """The model at `path` (see the module docstring); raises FileNotFoundError naming `path`."""
+    """The model at `path` or of that name (see the module docstring); raises
+    FileNotFoundError naming `path`, or the known models for an unknown name."""
     path = pathlib.Path(path)
+    if is_model_name(path):
+        path = catalog.find_model(str(path))
     if path.suffix == ".keras":
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such .keras file.")
-        for name in zoo.task.list_tasks():  # registers the layers and losses tasks define
-            zoo.task.get_task(name)
         return keras.saving.load_model(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such SavedModel folder or .keras file.")
@@ -48,6 +61,11 @@ def load(path):
             )
         path = path / str(found[-1])
     return SavedModel(path)
+
+
+def is_model_name(path):
+    """A bare name (no folder, no suffix) that is not a folder here: looked up by name."""
+    return len(path.parts) == 1 and not path.suffix and not path.exists()
 
 
 class SavedModel:
@@ -78,7 +96,24 @@ class SavedModel:
 
     def input_specs(self, signature_name=SERVING_DEFAULT):
         """`{input name: tf.TensorSpec}` of a signature."""
-        return dict(self.signature(signature_name).structured_input_signature[1])
+        return Signature(self, signature_name).input_specs
+
+    def variables(self):
+        """The exported variables (Keras's ExportArchive keeps them as `_all_variables`), named
+        by their layer paths; see `zoo.training.copy_weights`."""
+        return list(self._loaded._all_variables)
+
+    def vocabularies(self):
+        """The keys of each non-empty lookup table (e.g. a TextVectorization vocabulary), ordered
+        by id, in the order the model's layers hold them (ExportArchive's `_misc_assets`)."""
+        vocabularies = []
+        for table in getattr(self._loaded, "_misc_assets", []):
+            keys, ids = tf.raw_ops.LookupTableExportV2(
+                table_handle=table.resource_handle, Tkeys=tf.string, Tvalues=tf.int64
+            )
+            if len(keys):
+                vocabularies.append([key.decode() for key in keys.numpy()[np.argsort(ids.numpy())]])
+        return vocabularies
 
     def output_specs(self, signature_name=SERVING_DEFAULT):
         return dict(self.signature(signature_name).structured_outputs)
@@ -90,16 +125,43 @@ class SavedModel:
         Missing or unknown inputs, and shapes or dtypes the signature does not take,
         raise ValueError naming the input.
         """
-        function = self.signature(signature_name)
-        inputs = {**(inputs or {}), **named_inputs}
-        specs = self.input_specs(signature_name)
+        return Signature(self, signature_name)({**(inputs or {}), **named_inputs})
+
+
+class Signature:
+    """One signature of a `SavedModel`: its `.input_specs`, and a call on raw inputs checked against them.
+
+    A caller that needs the specs before running (`zoo serve` decodes a request
+    into their dtypes) takes them from here, so they are read once per request.
+    """
+
+    def __init__(self, model, name=SERVING_DEFAULT):
+        self.name = name
+        self.function = model.signature(name)  # KeyError naming the signatures there are
+        self.input_specs = dict(self.function.structured_input_signature[1])
+
+    def __call__(self, inputs, *, refuse_empty_batch=False):
+        """`{output name: numpy array}` for `{input name: values}`; ValueError as `check` says."""
+        outputs = self.function(**self.check(inputs, refuse_empty_batch))
+        return {name: value.numpy() for name, value in outputs.items()}
+
+    def check(self, inputs, refuse_empty_batch=False):
+        """`{input name: tf.Tensor}` of the specs' dtypes; ValueError naming what does not fit.
+
+        An empty batch (0 rows) runs, unless `refuse_empty_batch`: `zoo serve` refuses
+        one, stricter than TF Serving.
+        """
+        if refuse_empty_batch:
+            for name, values in inputs.items():
+                shape = np.shape(values)
+                if shape and shape[0] == 0:
+                    raise ValueError(f"Input {name!r} has an empty batch (0 rows): send at least one row.")
+        specs = self.input_specs
         if set(inputs) != set(specs):
             raise ValueError(
-                f"signature {signature_name!r} takes inputs {sorted(specs)}; got {sorted(inputs)}."
+                f"signature {self.name!r} takes inputs {sorted(specs)}; got {sorted(inputs)}."
             )
-        tensors = {name: to_tensor(values, specs[name], name) for name, values in inputs.items()}
-        outputs = function(**tensors)
-        return {name: value.numpy() for name, value in outputs.items()}
+        return {name: to_tensor(values, specs[name], name) for name, values in inputs.items()}
 
 
 def to_tensor(values, spec, name):

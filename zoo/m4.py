@@ -15,9 +15,17 @@ on the seasonally adjusted series: when the 90% autocorrelation test finds
 seasonality at lag m, classical multiplicative decomposition (centred moving
 average of order m, seasonal indices averaged per phase) divides it out, and the
 forecast is multiplied back by the indices of the forecast's phases.
+
+Files: `load_m4(data_dir)` reads the competition's `<Frequency>-train.csv[.gz]` and
+`-test` files into a `zoo.data.SeriesSet`; `forecast_scores` scores a model's
+forecasts beside the benchmarks on the same series, `format_score_table` prints them.
 """
 
+import pathlib
+
 import numpy as np
+
+from zoo.data import find_table, read_wide, split_series
 
 # Horizon and seasonal period of each M4 frequency (the competition's guide).
 M4_FREQUENCIES = {
@@ -151,3 +159,55 @@ BENCHMARKS = {"Naive": naive, "sNaive": seasonal_naive, "Naive2": naive2}
 
 def benchmark_forecasts(method, insamples, horizon, seasonality):
     return np.stack([BENCHMARKS[method](y, horizon, seasonality) for y in insamples])
+
+
+# ------------------------------------------------------------------ files
+
+
+def m4_files(data_dir, frequency=None):
+    """(frequency, train path, test path) of the M4 files in `data_dir`."""
+    data_dir = pathlib.Path(data_dir)
+    for name in [frequency] if frequency else M4_FREQUENCIES:
+        try:
+            return name, find_table(data_dir, f"{name}-train"), find_table(data_dir, f"{name}-test")
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(
+        f"no M4 files in {data_dir}: expected e.g. Hourly-train.csv and Hourly-test.csv "
+        f"(frequencies {list(M4_FREQUENCIES)}, optionally gzipped)."
+    )
+
+
+def load_m4(data_dir, frequency=None):
+    """(SeriesSet, description) of one M4 frequency, with the competition's horizon and m."""
+    frequency, train_path, test_path = m4_files(data_dir, frequency)
+    horizon, seasonality = M4_FREQUENCIES[frequency]
+    series = split_series(
+        read_wide(train_path), read_wide(test_path), horizon, seasonality, train_path, test_path
+    )
+    return series, f"M4 {frequency}"
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def forecast_scores(series, forecasts):
+    """sMAPE/MASE/OWA of `forecasts` and of Naive, sNaive and Naive2 on the same series."""
+    insamples, actuals, m = series.insamples, series.actuals, series.seasonality
+    results = {
+        method: score(insamples, actuals, benchmark_forecasts(method, insamples, series.horizon, m), m)
+        for method in BENCHMARKS
+    }
+    results["model"] = score(insamples, actuals, forecasts, m)
+    for scores in results.values():
+        scores["owa"] = owa(scores, results["Naive2"])
+    return results
+
+
+def format_score_table(scores, model_name):
+    """`forecast_scores`' results as a text table, the model's row named `model_name`."""
+    lines = [f"{'method':<24}{'sMAPE':>9}{'MASE':>9}{'OWA':>8}"]
+    for method, values in scores.items():
+        name = model_name if method == "model" else method
+        lines.append(f"{name:<24}{values['smape']:>9.3f}{values['mase']:>9.3f}{values['owa']:>8.3f}")
+    return "\n".join(lines)

@@ -1,18 +1,34 @@
-"""The interface every task in `tasks/` implements, and the task registry.
+"""The interface every task implements, and the task registry.
 
 A task turns raw data into `tf.data` pipelines, builds its model (preprocessing
 inside, so the export takes raw inputs), names its loss and metrics, computes its
 test metrics, and says what its SavedModel's signatures are. The training loop
 (`zoo.training`) and export (`zoo.export`) are shared and know no task.
 
-Tasks are modules `tasks/<name>.py` holding a `TASK` object; the registry finds
-them by name, so adding a task is adding a module.
+Registering: a task class decorated with `@register_task` is added to `TASKS` when
+its module is imported. The library finds task modules through the `zoo.tasks`
+entry-point group (`setup.cfg`: `sentiment = tasks.sentiment:SentimentTask`), so it
+never imports a task package by name, and another installed package adds its own
+task the same way:
+
+    [options.entry_points]
+    zoo.tasks =
+        my_task = my_package.my_task:MyTask
+
+Config: `resolve_config(task, **overrides)` gives a new dict of the task's
+hyperparameter table (`zoo.hyperparameters`) with the overrides checked and applied;
+`task.resolve(config, data)` returns a new dict whose data-dependent entries (left
+None in the table) are filled in. Nothing rewrites a config in place.
 """
 
 import dataclasses
 import fnmatch
-import importlib
-import pkgutil
+import importlib.metadata
+
+from zoo import hyperparameters
+
+ENTRY_POINT_GROUP = "zoo.tasks"
+TASKS = {}  # task name -> Task instance, filled by @register_task
 
 
 @dataclasses.dataclass
@@ -28,21 +44,34 @@ class Data:
 
 
 class Task:
-    """Base class; subclasses override the `build_*` methods."""
+    """Base class; subclasses set `name` and `hyperparameters` and override the `build_*` methods."""
 
     name = None
-    # Hyperparameters a user can override with flags; the task's tuned values.
-    defaults = {}
+    hyperparameters = ()  # the task's table of `zoo.hyperparameters.Hyperparameter` rows
 
-    def add_arguments(self, parser):
-        """Task-specific command-line flags (defaults None: the task decides)."""
+    @property
+    def defaults(self):
+        return hyperparameters.defaults(self.hyperparameters)
+
+    def resolve(self, config, data=None):
+        """A new config with the entries the table leaves to the data filled in.
+
+        `data` is what `build_inputs` returned, or None when a model is built
+        without data (`zoo.create_model`). The base class fills nothing.
+        """
+        return dict(config)
 
     def build_inputs(self, config):
-        """Returns `Data` for `config` (a dict of hyperparameters and flags)."""
+        """Returns `Data` for `config` (a dict of hyperparameters)."""
         raise NotImplementedError
 
-    def build_model(self, config, data=None):
-        """Returns an uncompiled `keras.Model` taking raw inputs."""
+    def build_model(self, config, data=None, parent=None):
+        """Returns an uncompiled `keras.Model` taking raw inputs; `config` is resolved.
+
+        `parent`: a `zoo.loading.SavedModel` of this task that training will start from
+        (`zoo.training.fit(init_from=...)` copies its weights after this): a task whose
+        preprocessing is fitted to data takes the parent's (e.g. its vocabulary) instead.
+        """
         raise NotImplementedError
 
     def build_losses(self, config):
@@ -62,6 +91,10 @@ class Task:
         """Test metrics as a flat dict with plain keys (`test_accuracy`, ...)."""
         raise NotImplementedError
 
+    def figure(self, model, data, config):
+        """A matplotlib Figure of the trained model on test data (`zoo.plots`), or None."""
+        return None
+
     def serving_signatures(self, model, data, config):
         """`{name: (function, input_signature)}` for the SavedModel."""
         raise NotImplementedError
@@ -75,36 +108,49 @@ class Task:
         raise NotImplementedError
 
 
-def list_tasks(pattern="*"):
-    """Names of the tasks in the `tasks` package matching a glob pattern."""
-    import tasks
+def register_task(task_class):
+    """Class decorator: registers an instance of `task_class` under its `name`."""
+    task = task_class()
+    if not task.name:
+        raise ValueError(f"{task_class.__name__}: a task needs a `name`.")
+    TASKS[task.name] = task
+    return task_class
 
-    names = [m.name for m in pkgutil.iter_modules(tasks.__path__) if not m.name.startswith("_")]
-    return sorted(fnmatch.filter(names, pattern))
+
+def _load_entry_points():
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name not in TASKS:
+            loaded = entry_point.load()  # importing the module registers the task
+            if entry_point.name not in TASKS and isinstance(loaded, type):
+                register_task(loaded)
+
+
+def list_tasks(pattern="*"):
+    """Names of the registered tasks (and those installed packages declare) matching a glob."""
+    _load_entry_points()
+    return sorted(fnmatch.filter(TASKS, pattern))
 
 
 def get_task(name):
-    if name not in list_tasks():
+    if name not in TASKS:
+        _load_entry_points()
+    if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}; choose one of {list_tasks()}.")
-    return importlib.import_module(f"tasks.{name}").TASK
+    return TASKS[name]
 
 
-def task_config(task, **overrides):
-    """The task's defaults with the given (non-None) overrides applied."""
-    unknown = set(overrides) - set(task.defaults)
-    if unknown:
-        raise ValueError(
-            f"Unknown hyperparameter(s) {sorted(unknown)} for task {task.name!r}; "
-            f"known: {sorted(task.defaults)}."
-        )
-    return {**task.defaults, **{k: v for k, v in overrides.items() if v is not None}}
+def resolve_config(task, **overrides):
+    """The task's defaults with the given (non-None) overrides checked and applied: a new dict."""
+    return hyperparameters.resolve(task.hyperparameters, f"task {task.name!r}", **overrides)
 
 
 def create_model(name, cell="gru", data=None, **overrides):
     """`create_model("sentiment", cell="lstm")`: the task's model, uncompiled.
 
     Without `data`, preprocessing that is fitted to data (e.g. a vocabulary) is
-    left unfitted; `train.py` fits it on the training split.
+    left unfitted; `train.py` fits it on the training split. The config goes
+    through the same `task.resolve` as in training.
     """
     task = get_task(name)
-    return task.build_model(task_config(task, cell=cell, **overrides), data)
+    config = task.resolve(resolve_config(task, cell=cell, **overrides), data)
+    return task.build_model(config, data)

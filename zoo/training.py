@@ -1,11 +1,17 @@
-"""The one training loop: fit with validation, test once, write the run, export.
+"""The one training loop: `fit` trains, tests once and writes the run; `export` writes its SavedModel.
+
+    run = fit(task, config)                      # Run(model, data, history, metrics, ...)
+    export(task, run, "saved_models")            # saved_models/<task>-<cell>/<version>/
+    finish(run)                                  # runs/<task>-<cell>-<time>/
 
 A run lives in `runs/<task>-<cell>-<time>.partial/` while it trains (TensorBoard
-logs, checkpoints, the backup `--resume` continues from) and is renamed to
-`runs/<task>-<cell>-<time>/` once its metrics are written and its export is in
-place, so a finished run folder is always complete.
+logs, checkpoints, the backup `--resume` continues from) and is renamed by
+`finish` once its metrics are written and its export (if any) is in place, so a
+finished run folder is always complete. `config.json` holds the resolved
+hyperparameters; `run.json` the run's options (where it wrote, verbosity, resume).
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -14,9 +20,25 @@ import time
 import keras
 import numpy as np
 
+from zoo import plots
 from zoo.export import export_saved_model
 
 PARTIAL = ".partial"
+FIGURE_FILE = "figure.png"  # the task's picture of the trained model on test data
+
+
+@dataclasses.dataclass
+class Run:
+    """What `fit` built and measured."""
+
+    task: object
+    config: dict  # resolved hyperparameters, as in config.json
+    model: object  # the trained keras.Model (best epoch's weights restored)
+    data: object  # the task's `Data`
+    history: dict  # keras History.history: per-epoch losses and metrics
+    metrics: dict  # test metrics plus parameters, train_seconds, epochs_trained
+    run_dir: pathlib.Path  # the run folder (still `.partial` until `finish`)
+    parent: dict = None  # {"name", "version"} of the model it started from (`init_from`)
 
 
 def new_run_dir(output_dir, task_name, cell):
@@ -39,18 +61,30 @@ def build_optimizer(config, steps_per_epoch):
         decay_steps=max(1, steps_per_epoch * config["epochs"]),
         alpha=0.05,
     )
-    return keras.optimizers.Adam(schedule, clipnorm=config.get("clipnorm", 1.0))
+    return keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
 
 
-def train_and_export(task, config, output_dir="runs", export_dir="saved_models", resume=None):
-    """Trains `task` with `config`; returns (run folder, test metrics, export path).
+def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init_from=None):
+    """Trains `task` with `config` (from `zoo.task.resolve_config`), tests once; returns a `Run`.
 
-    `export_dir=None` skips the export (the export path returned is then None).
+    The run folder gets config.json, run.json, TensorBoard logs, the best
+    checkpoint, history.json, metrics.json, the task's figure.png and model.keras. `resume`: an
+    unfinished run folder to continue. `data`: the task's `Data` when the caller
+    built it (e.g. a cut training split); by default `task.build_inputs(config)`.
+    `init_from`: a `zoo.loading.SavedModel` of the same task and architecture whose
+    weights (and fitted preprocessing, e.g. vocabularies) training starts from.
     """
     keras.utils.set_random_seed(config["seed"])
-    data = task.build_inputs(config)
+    if data is None:
+        data = task.build_inputs(config)
+    config = task.resolve(config, data)
     print(data.description, flush=True)
-    model = task.build_model(config, data)
+    if init_from is None:
+        model = task.build_model(config, data)
+    else:
+        model = task.build_model(config, data, parent=init_from)
+        copy_weights(init_from, model)
+        print(f"initialised from {init_from.path}", flush=True)
     steps_per_epoch = int(data.train.cardinality())
     model.compile(
         optimizer=build_optimizer(config, steps_per_epoch),
@@ -63,6 +97,9 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
     run_dir = pathlib.Path(resume) if resume else new_run_dir(output_dir, task.name, config["cell"])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    run_options = {"task": task.name, "output_dir": str(output_dir), "resume": str(resume) if resume else None,
+                   "verbose": verbose}
+    (run_dir / "run.json").write_text(json.dumps(run_options, indent=2))
     monitor, mode = task.monitor(config)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
@@ -71,7 +108,7 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
             str(run_dir / "best.keras"), monitor=monitor, mode=mode, save_best_only=True
         ),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=config.get("patience", 2), restore_best_weights=True
+            monitor=monitor, mode=mode, patience=config["patience"], restore_best_weights=True
         ),
         keras.callbacks.TerminateOnNaN(),
     ]
@@ -81,7 +118,7 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
         validation_data=data.validation,
         epochs=config["epochs"],
         callbacks=callbacks,
-        verbose=config.get("verbose", 1),
+        verbose=verbose,
         shuffle=False,  # the task's dataset shuffles itself
     )
     train_seconds = time.perf_counter() - start
@@ -101,21 +138,57 @@ def train_and_export(task, config, output_dir="runs", export_dir="saved_models",
     )
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    figure = task.figure(model, data, config)
+    if figure is not None:
+        plots.save(figure, run_dir / FIGURE_FILE)
     (run_dir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
     model.save(run_dir / "model.keras")
+    parent = {"name": init_from.name, "version": init_from.version} if init_from else None
+    return Run(task, config, model, data, history.history, metrics, run_dir, parent)
 
-    export_path = None
-    if export_dir is not None:  # None: no export (e.g. the evaluation harness's runs)
-        export_path = export_saved_model(
-            model,
-            task.serving_signatures(model, data, config),
-            pathlib.Path(export_dir) / f"{task.name}-{config['cell']}",
-            metadata={"task": task.name, "config": config, "data": data.info, "test_metrics": metrics},
-            serving_examples=task.serving_examples(data, config),
+
+def copy_weights(parent, model):
+    """Assigns `parent`'s exported variables to `model`'s weights of the same name (layer
+    path, e.g. `embedding/embeddings`). Every trainable weight of `model` must be there
+    with its shape; ValueError naming the first misfits otherwise."""
+    theirs = {variable.name.removesuffix(":0"): variable for variable in parent.variables()}
+    misfits = [
+        f"{weight.path} {tuple(weight.shape)} (parent: "
+        f"{tuple(theirs[weight.path].shape) if weight.path in theirs else 'none'})"
+        for weight in model.weights
+        if (weight.trainable or weight.path in theirs)
+        and (weight.path not in theirs or tuple(theirs[weight.path].shape) != tuple(weight.shape))
+    ]
+    if misfits:
+        raise ValueError(
+            f"--init-from {parent.path}: its weights do not fit this model: {'; '.join(misfits[:3])}"
+            f"{f' and {len(misfits) - 3} more' if len(misfits) > 3 else ''}. Leave the architecture "
+            "flags (--units, --num-layers, ...) at the parent's values."
         )
-        print(f"exported {export_path}")
+    for weight in model.weights:
+        if weight.path in theirs:
+            weight.assign(theirs[weight.path])
 
-    final_dir = run_dir.with_name(run_dir.name.removesuffix(PARTIAL))
-    os.rename(run_dir, final_dir)
+
+def export(task, run, export_dir="saved_models", model_name=None):
+    """Exports the next version of `<export_dir>/<model_name>` (default `<task>-<cell>`); returns its path."""
+    model_name = model_name or f"{task.name}-{run.config['cell']}"
+    path = export_saved_model(
+        run.model,
+        task.serving_signatures(run.model, run.data, run.config),
+        pathlib.Path(export_dir) / model_name,
+        metadata={"task": task.name, "config": run.config, "data": run.data.info, "test_metrics": run.metrics,
+                  **({"parent": run.parent} if run.parent else {})},
+        serving_examples=task.serving_examples(run.data, run.config),
+    )
+    print(f"exported {path}")
+    return path
+
+
+def finish(run):
+    """Drops the run folder's `.partial` suffix; returns (and records in `run`) the final folder."""
+    final_dir = run.run_dir.with_name(run.run_dir.name.removesuffix(PARTIAL))
+    os.rename(run.run_dir, final_dir)
+    run.run_dir = final_dir
     print(f"run folder {final_dir}")
-    return final_dir, metrics, export_path
+    return final_dir

@@ -11,6 +11,7 @@ layer loads into `keras.layers.GRU`/`LSTM` and back:
 
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
+# No public equivalent: keras.layers.RNN makes and resets dropout masks only for DropoutRNNCell instances.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 _WEIGHT_OPTIONS = ("initializer", "regularizer", "constraint")

@@ -1,27 +1,79 @@
 """Whole-sequence GRU and LSTM recurrences with hand-written backward passes.
 
-Computed over time-major tensors, for given weights:
+Each recurrence is a `tf.custom_gradient` around two `tf.while_loop`s over
+time-major tensors: the forward loop stores the states and gate activations, the
+backward loop walks the steps in reverse and returns every gradient.
 
-* forward: per step, the input projection `x_t W + b` and the recurrent one `h₋ U`,
-  then the gate arithmetic;
-* backward: per step, `δ Uᵀ` (the gradient flowing to the previous state), and
-  the step's contributions `δ Wᵀ` to ∂L/∂x and `x_tᵀ δ`, `h₋ᵀ δ` to ∂L/∂W, ∂L/∂U,
-  accumulated in the loop; automatic differentiation of the step function would
-  instead keep per-step TensorLists and sum them afterwards.
+Notation, as in the code: `W = kernel`, `U = recurrent_kernel`, `h₋`, `c₋` the
+previous step's state, `a_g` gate g's pre-activation and `δv = ∂L/∂v`. At step t,
+`δh` is the gradient carried back from step t+1 plus `∂L/∂h_t` from the output
+sequence, and `δa_t` the pre-activation gradients `[δa_g]` in the kernel's gate
+order.
+
+GRU, gates `[z, r, h]` (`_gru_backward`):
+
+    z = σ(a_z),  r = σ(a_r),   a_g = x_t W_g + b_in,g + b_rec,g + h₋ U_g  (g = z, r)
+    ĥ = tanh(a_h),  a_h = x_t W_h + b_in,h + r ⊙ (h₋ U_h + b_rec,h)   reset_after
+                    a_h = x_t W_h + b_in,h + (r ⊙ h₋) U_h             reset before
+    h = z ⊙ h₋ + (1 − z) ⊙ ĥ
+
+    δz = δh ⊙ (h₋ − ĥ)                    δa_z = δz ⊙ z ⊙ (1 − z)
+    δĥ = δh ⊙ (1 − z)                     δa_h = δĥ ⊙ (1 − ĥ²)
+    δr = δa_h ⊙ (h₋ U_h + b_rec,h)        reset_after
+    δr = (δa_h U_hᵀ) ⊙ h₋                 reset before
+                                          δa_r = δr ⊙ r ⊙ (1 − r)
+    δh₋ = δh ⊙ z + [δa_z, δa_r] U_zrᵀ + (δa_h ⊙ r) U_hᵀ        reset_after
+    δh₋ = δh ⊙ z + [δa_z, δa_r] U_zrᵀ + (δa_h U_hᵀ) ⊙ r        reset before
+
+LSTM, gates `[i, f, c, o]` (`_lstm_backward`), `δc` carried back from step t+1:
+
+    i, f, o = σ(a_i), σ(a_f), σ(a_o),  ĉ = tanh(a_c)     a = x_t W + b + h₋ U
+    c = f ⊙ c₋ + i ⊙ ĉ,  h = o ⊙ tanh(c)
+
+    δc ← δc + δh ⊙ o ⊙ (1 − tanh²(c))
+    δi = δc ⊙ ĉ,  δf = δc ⊙ c₋,  δĉ = δc ⊙ i,  δo = δh ⊙ tanh(c)
+    δa_i = δi ⊙ i ⊙ (1 − i),  δa_f = δf ⊙ f ⊙ (1 − f)
+    δa_c = δĉ ⊙ (1 − ĉ²),     δa_o = δo ⊙ o ⊙ (1 − o)
+    δh₋ = δa Uᵀ,  δc₋ = δc ⊙ f
+
+Both, with `Σ_B` a sum over the batch:
+
+    ∂L/∂x_t = δa_t Wᵀ
+    ∂L/∂W = Σ_t x_tᵀ δa_t,   ∂L/∂b = Σ_t Σ_B δa_t
+    ∂L/∂U = Σ_t h₋ᵀ δa_t     (GRU: the U_h columns get Σ_t h₋ᵀ (δa_h ⊙ r) with
+                              reset_after, Σ_t (r ⊙ h₋)ᵀ δa_h with reset before)
+    ∂L/∂h0, ∂L/∂c0 = δh₋, δc₋ of step 0
+
+Masking: a mask `m_t` of 0/1 per row. A masked step (`m_t = 0`) carries the state
+through unchanged (`h_t = h₋`, `c_t = c₋`) and its gradient too: the step's
+equations get `m_t δh` (and `m_t δc`), so `δa_t = 0` and the step adds nothing to
+∂L/∂x_t, ∂L/∂W, ∂L/∂U, ∂L/∂b, while `(1 − m_t) δh` (and `(1 − m_t) δc`) is
+added to `δh₋` (`δc₋`) as it is.
+
+Where the matmuls run: every one of them per step, inside the loops.
+
+* forward: the input projection `x_t W + b` and the recurrent one `h₋ U` (GRU
+  reset before: `h₋ U_zr`, then `(r ⊙ h₋) U_h`), then the gate arithmetic;
+* backward: on the chain, the matmuls into δh₋ (LSTM `δa_t Uᵀ`; GRU
+  `[δa_z, δa_r] U_zrᵀ` and `(δa_h ⊙ r) U_hᵀ`, or reset before `δa_h U_hᵀ`), and
+  beside them the step's `δa_t Wᵀ` (∂L/∂x_t, stacked) and `x_tᵀ δa_t`, `h₋ᵀ δa_t`
+  added into ∂L/∂W, ∂L/∂U carried by the loop; automatic differentiation of the
+  step function would instead keep per-step TensorLists and sum them afterwards.
 
 Each step's work off the recurrent chain (the input projection going forward; the
 gradients for x, W, U and the biases going back) does not depend on the previous
 step, so TensorFlow's executor runs it beside the chain's small matmul. On a
 2-core CPU that is what makes the loops fast: hoisting `x W` out of the loop as
 one large matmul leaves the second core idle during the loop and was measured
-slower (see benchmarks/RESULTS.md).
+slower, and so was computing ∂L/∂x, ∂L/∂W, ∂L/∂U after the loop as large matmuls
+(see benchmarks/RESULTS.md).
 
 Each loop is an XLA cluster when `compiled_loops()` is on (the default where a GPU
 is visible), which fuses the gate arithmetic of a step into a few kernels. Exports for TF Serving must not
 carry XLA-must-compile functions, so `zoo.export` traces with `compiled_loops(False)`.
 
 Shapes: `T` time, `B` batch, `D` input features, `U` units. Masks are float
-`(T, B, 1)` of 0/1; at a masked step the state is carried over unchanged.
+`(T, B, 1)` of 0/1.
 """
 
 import contextlib
@@ -148,7 +200,12 @@ def _gate_blocks(kernel, num_gates, per_gate, bias=None):
 def _gru_forward(
     inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0, mask, reset_after, per_gate
 ):
-    """Returns states (T, B, U), gates z, r, ĥ (T, B, 3U) and `U_h h₋ + b_h` (T, B, U)."""
+    """Returns states (T, B, U), gates z, r, ĥ (T, B, 3U) and hu_h (T, B, U).
+
+    `hu_h` is `h₋ U_h + b_rec,h` with reset_after (the backward needs it for δr),
+    `(r ⊙ h₋) U_h` with reset before. Per step, the input projection
+    `x_t W + b_in + [b_rec,z, b_rec,r, 0]` runs beside the chain's `h₋ U`.
+    """
     units = recurrent_kernel.shape[0]
     num_steps = tf.shape(inputs)[0]
     state_shape = h0.shape
@@ -195,7 +252,43 @@ def _gru_forward(
 def _gru_backward(
     d_states, d_last, inputs, kernel, states, gates, hu_h, recurrent_kernel, h0, mask, reset_after
 ):
-    """Returns ∂L/∂x (T, B, D), ∂L/∂W, ∂L/∂b_in, ∂L/∂U, ∂L/∂b_rec (3U,), ∂L/∂h0."""
+    """Returns ∂L/∂x (T, B, D), ∂L/∂W, ∂L/∂b_in, ∂L/∂U, ∂L/∂b_rec (3U,), ∂L/∂h0.
+
+    The GRU's backward step at t, from t = T − 1 down to 0, with the code's names
+    on the right; with reset_after, `hu_h[t]` is the `h₋ U_h + b_rec,h` saved by
+    the forward loop:
+
+        δh = carried δh + ∂L/∂h_t                           dh + d_states[t]
+        δh, δh_skip = m_t δh, (1 − m_t) δh                  dh_step, dh_skip
+        δa_z = δh ⊙ (h₋ − ĥ) ⊙ z ⊙ (1 − z)                  da_z    (δz ⊙ σ')
+        δa_h = δh ⊙ (1 − z) ⊙ (1 − ĥ²)                      da_h    (δĥ ⊙ tanh')
+        reset_after:
+          δ(h₋ U_h + b_rec,h) = δa_h ⊙ r                    d_hu_h
+          δa_r = δa_h ⊙ (h₋ U_h + b_rec,h) ⊙ r ⊙ (1 − r)    da_r    (δr ⊙ σ')
+          ∂L/∂U_h += h₋ᵀ (δa_h ⊙ r)                         d_recurrent_kernel_h
+          ∂L/∂b_rec,h += Σ_B δa_h ⊙ r                       d_recurrent_bias_h
+          δh₋ = δh ⊙ z + δh_skip + (δa_h ⊙ r) U_hᵀ + [δa_z, δa_r] U_zrᵀ
+        reset before:
+          δ(r ⊙ h₋) = δa_h U_hᵀ                             d_rh
+          δa_r = δ(r ⊙ h₋) ⊙ h₋ ⊙ r ⊙ (1 − r)               da_r    (δr ⊙ σ')
+          ∂L/∂U_h += (r ⊙ h₋)ᵀ δa_h                         d_recurrent_kernel_h
+          δh₋ = δh ⊙ z + δh_skip + δ(r ⊙ h₋) ⊙ r + [δa_z, δa_r] U_zrᵀ
+        ∂L/∂U_zr += h₋ᵀ [δa_z, δa_r]                        d_recurrent_kernel_zr
+        δa = [δa_z, δa_r, δa_h]                             da      (∂L/∂(x_t W + b_in))
+        ∂L/∂W += x_tᵀ δa,   ∂L/∂b_in += Σ_B δa              d_kernel, d_input_bias
+        ∂L/∂x_t = δa Wᵀ                                     the stacked output
+
+    δh₋ is carried to step t − 1; it starts from ∂L/∂h_T of the returned last
+    state, and after step 0 it is ∂L/∂h0. A masked step (`m_t = 0`) gets δh = 0,
+    so δa = 0 and it adds nothing to any sum; its δh goes on to δh₋ unchanged as
+    δh_skip. `b_rec`'s z and r parts enter the
+    forward step as `b_in`'s do, so ∂L/∂b_rec = [∂L/∂b_in,z, ∂L/∂b_in,r,
+    ∂L/∂b_rec,h], the last part zero with reset before.
+
+    All matmuls run per step in the loop: on the chain the ones into δh₋ (and,
+    reset before, `δa_h U_hᵀ`, which δa_r needs); beside it `δa Wᵀ` and the
+    ∂L/∂W, ∂L/∂U products, accumulated in the loop's carry.
+    """
     units = recurrent_kernel.shape[0]
     num_steps = tf.shape(states)[0]
     previous_states = tf.concat([h0[None], states[:-1]], axis=0)
@@ -308,7 +401,10 @@ def gru_sequence(
 
 
 def _lstm_forward(inputs, kernel, bias, recurrent_kernel, h0, c0, mask, per_gate):
-    """Returns h (T, B, U), c (T, B, U) and gates i, f, ĉ, o (T, B, 4U)."""
+    """Returns h (T, B, U), c (T, B, U) and gates i, f, ĉ, o (T, B, 4U).
+
+    Per step, the input projection `x_t W + b` runs beside the chain's `h₋ U`.
+    """
     num_steps = tf.shape(inputs)[0]
     units = recurrent_kernel.shape[0]
     state_shape = h0.shape
@@ -352,7 +448,32 @@ def _lstm_forward(inputs, kernel, bias, recurrent_kernel, h0, c0, mask, per_gate
 def _lstm_backward(
     d_h_seq, d_h_last, d_c_last, inputs, kernel, h_seq, c_seq, gates, recurrent_kernel, h0, c0, mask
 ):
-    """Returns ∂L/∂x (T, B, D), ∂L/∂W, ∂L/∂b, ∂L/∂U, ∂L/∂h0, ∂L/∂c0."""
+    """Returns ∂L/∂x (T, B, D), ∂L/∂W, ∂L/∂b, ∂L/∂U, ∂L/∂h0, ∂L/∂c0.
+
+    The LSTM's backward step at t, from t = T − 1 down to 0, with the code's
+    names on the right:
+
+        δh = carried δh + ∂L/∂h_t                           dh + d_h_seq[t]
+        δh, δh_skip = m_t δh, (1 − m_t) δh                  dh_step, dh_skip
+        δc, δc_skip = m_t δc, (1 − m_t) δc                  dc_step, dc_skip
+        δc ← δc + δh ⊙ o ⊙ (1 − tanh²(c))                   dc_total
+        δa_i = δc ⊙ ĉ ⊙ i ⊙ (1 − i)                         (δi = δc ⊙ ĉ)
+        δa_f = δc ⊙ c₋ ⊙ f ⊙ (1 − f)                        (δf = δc ⊙ c₋)
+        δa_c = δc ⊙ i ⊙ (1 − ĉ²)                            (δĉ = δc ⊙ i)
+        δa_o = δh ⊙ tanh(c) ⊙ o ⊙ (1 − o)                   (δo = δh ⊙ tanh(c))
+        δa = [δa_i, δa_f, δa_c, δa_o]                       da      (∂L/∂(x_t W + b + h₋ U))
+        δh₋ = δa Uᵀ + δh_skip,   δc₋ = δc ⊙ f + δc_skip     the carried dh, dc
+        ∂L/∂W += x_tᵀ δa,  ∂L/∂b += Σ_B δa,  ∂L/∂U += h₋ᵀ δa
+        ∂L/∂x_t = δa Wᵀ                                     the stacked output
+
+    δh₋, δc₋ are carried to step t − 1; after step 0 they are ∂L/∂h0, ∂L/∂c0
+    (they start from ∂L/∂h_T, ∂L/∂c_T of the last states). A masked step
+    (`m_t = 0`) gets δh = δc = 0, so δa = 0 and it adds nothing to any sum; its
+    δh, δc go on to δh₋, δc₋ unchanged.
+
+    All matmuls run per step in the loop: `δa Uᵀ` on the chain; beside it
+    `δa Wᵀ`, `x_tᵀ δa` and `h₋ᵀ δa`, the last two accumulated in the loop's carry.
+    """
     num_steps = tf.shape(h_seq)[0]
     units = recurrent_kernel.shape[0]
     previous_h = tf.concat([h0[None], h_seq[:-1]], axis=0)

@@ -113,6 +113,3 @@ class GRU(FusedRNN):
             reset_after=self.reset_after,
         )
         return states, [last]
-
-    def cudnn_kwargs(self):
-        return {"reset_after": self.reset_after}

@@ -230,6 +230,3 @@ class LSTM(FusedRNN):
             h0, c0, mask,
         )
         return states, [h_last, c_last]
-
-    def cudnn_kwargs(self):
-        return {}

@@ -1,4 +1,4 @@
-"""`zoo serve --grpc-port`: TF Serving's gRPC API through tensorflow-serving-api's own stubs."""
+"""`zoo.serving.grpc` (`zoo serve --grpc-port`): TF Serving's gRPC API through tensorflow-serving-api's own stubs."""
 
 import re
 
@@ -14,22 +14,21 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from tests.test_export import SERVING_TASKS, assert_outputs_equal, export_tiny
-from zoo.serve import ModelRepository, proto_json
-from zoo.serve_grpc import make_grpc_server
+from tests.conftest import SERVING_TASKS, assert_outputs_equal
+from zoo.serving import ModelRepository, make_grpc_server
+from zoo.serving.protos import proto_json
 
 
 @pytest.fixture(scope="module")
-def grpc_served(tmp_path_factory):
+def grpc_served(tiny_exports):
     """({task name: TinyExport}, prediction stub, model stub) of a gRPC server in this process."""
-    base = tmp_path_factory.mktemp("saved_models")
-    exports = {name: export_tiny(name, base) for name in sorted(SERVING_TASKS)}
+    base = next(iter(tiny_exports.values())).path.parent.parent
     repository = ModelRepository(base, poll_seconds=60.0)
     repository.start()
     server, port = make_grpc_server(repository, "127.0.0.1", 0, max_request_bytes=2**20, threads=4)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     yield (
-        exports,
+        tiny_exports,
         prediction_service_pb2_grpc.PredictionServiceStub(channel),
         model_service_pb2_grpc.ModelServiceStub(channel),
     )

@@ -1,85 +1,36 @@
-"""`zoo serve` against TF Serving's REST API: status, metadata, predict, errors, hot reload.
+"""`zoo.serving.rest` against TF Serving's REST API: status, metadata, predict, JSON codec, errors.
 
 A server runs in-process on a free port over the tiny exports of every task in
-`tests.test_export.SERVING_TASKS`; one test starts the CLI as a subprocess, one
-compares with a real `tensorflow_model_server` when one is on PATH.
+SERVING_TASKS (conftest.py); one test compares with a real `tensorflow_model_server`
+when one is on PATH.
 """
 
 import base64
 import concurrent.futures
-import http.client
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import threading
-import time
 
 import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from google.protobuf import text_format
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from tests.test_export import SERVING_TASKS, assert_outputs_equal, export_tiny
-from zoo.export import MODELS_CONFIG, read_models_config, write_models_config
-from zoo.serve import ModelRepository, array_to_json, encode_predict_response, main, make_server
+from tests.conftest import SERVING_TASKS, RestClient, assert_outputs_equal, free_port, start_rest_server, wait_for
+from zoo.export import MODELS_CONFIG, write_models_config
+from zoo.serving import ServingError
+from zoo.serving.rest import array_to_json, encode_predict_response, json_to_array, row_request
 
 MAX_REQUEST_BYTES = 8 * 2**20  # the test server's --max-request-bytes; a few waveforms fit
 
 
-class Client:
-    def __init__(self, port):
-        self.port = port
-
-    def call(self, method, path, body=None):
-        """(HTTP status, parsed JSON) for one request on a fresh connection."""
-        if body is not None and not isinstance(body, bytes):
-            body = json.dumps(body).encode()
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
-            response = connection.getresponse()
-            payload = response.read()
-            assert response.getheader("Content-Type") == "application/json", payload[:200]
-            return response.status, json.loads(payload)
-        finally:
-            connection.close()
-
-    def get(self, path):
-        return self.call("GET", path)
-
-    def predict(self, path, body):
-        return self.call("POST", path + ":predict", body)
-
-
-def start_server(base_path, poll_seconds=60.0):
-    """(client, repository, stop) for a zoo serve in this process on a free port."""
-    repository = ModelRepository(base_path, poll_seconds)
-    repository.start()
-    server = make_server(repository, port=0, max_request_bytes=MAX_REQUEST_BYTES)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-
-    def stop():
-        server.close()
-        server.task_dispatcher.shutdown()
-        repository.stop()
-
-    return Client(server.effective_port), repository, stop
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tiny_exports):
     """{task name: TinyExport} exported under one base folder, and a client of its server."""
-    base = tmp_path_factory.mktemp("saved_models")
-    exports = {name: export_tiny(name, base) for name in sorted(SERVING_TASKS)}
-    client, _, stop = start_server(base)
-    yield exports, client
+    base = next(iter(tiny_exports.values())).path.parent.parent
+    client, _, stop = start_rest_server(base, max_request_bytes=MAX_REQUEST_BYTES)
+    yield tiny_exports, client
     stop()
 
 
@@ -87,15 +38,6 @@ def served(tmp_path_factory):
 def sentiment(served):
     exports, client = served
     return exports["sentiment"], client, f"/v1/models/{exports['sentiment'].path.parent.name}"
-
-
-def row_request(examples):
-    """Row format: bare values for one input, else one object per row."""
-    columns = {name: array_to_json(values, name) for name, values in examples.items()}
-    if len(columns) == 1:
-        return {"instances": next(iter(columns.values()))}
-    rows = len(next(iter(columns.values())))
-    return {"instances": [{name: column[i] for name, column in columns.items()} for i in range(rows)]}
 
 
 # ------------------------------------------------------------ status, metadata
@@ -214,6 +156,20 @@ def test_response_encoding_follows_tf_serving():
     ]
 
 
+def test_json_numbers_convert_like_the_element_wise_path():
+    waveform = np.random.default_rng(0).uniform(-1, 1, (2, 3000)).astype("float32")
+    spec = tf.TensorSpec([None, None], tf.float32)
+    converted = json_to_array(json.loads(json.dumps(waveform.tolist())), spec, "waveform")
+    assert converted.dtype == np.float32
+    np.testing.assert_array_equal(converted, waveform)
+    for value, message in [
+        ([[1.0, 2.0], [3.0]], r"Input 'x'\[1\] has 1 values where the first element has 2"),
+        ([1.0, True], r"Input 'x'\[1\]: JSON value true \(Bool\) is not of expected type float32"),
+    ]:
+        with pytest.raises(ServingError, match=message):
+            json_to_array(value, spec, "x")
+
+
 # ------------------------------------------------------------------ bad input
 
 # fmt: off
@@ -314,151 +270,6 @@ def test_concurrent_clients_get_their_own_answers(sentiment):
     assert statuses == [400 if i % 4 == 3 else 200 for i in range(32)]
 
 
-# ---------------------------------------------------- versions, labels, reload
-
-
-def test_new_versions_models_labels_and_policies_without_a_restart(served, tmp_path):
-    exports, _ = served
-    first = exports["sentiment"]
-    name = first.path.parent.name
-    shutil.copytree(first.path, tmp_path / name / "1")
-    client, repository, stop = start_server(tmp_path, poll_seconds=0.2)
-    try:
-        path = f"/v1/models/{name}"
-        assert client.get(path)[1]["model_version_status"][0]["version"] == "1"
-
-        second = export_tiny(
-            "sentiment", tmp_path, name
-        )  # version 2, other weights; rewrites models.config
-        assert second.path.name == "2"
-        deadline = time.monotonic() + 30
-        while client.get(path)[1]["model_version_status"][0]["version"] != "2":
-            assert time.monotonic() < deadline, "version 2 was not picked up by polling"
-            time.sleep(0.1)
-        # The default policy serves the latest version only, as TF Serving does.
-        assert client.predict(path + "/versions/1", {"instances": ["a"]})[0] == 404
-        body = client.predict(path, {"inputs": [t.decode() for t in second.examples["text"]]})[1]
-        np.testing.assert_allclose(
-            body["outputs"]["probabilities"], second.expected()["probabilities"], atol=1e-6
-        )
-
-        # Policies and labels come from models.config.
-        config, _ = read_models_config(tmp_path / MODELS_CONFIG)
-        model_config = config.model_config_list.config[0]
-        model_config.model_version_policy.all.SetInParent()
-        model_config.version_labels["stable"] = 1
-        model_config.version_labels["canary"] = 2
-        (tmp_path / MODELS_CONFIG).write_text(text_format.MessageToString(config))
-        shutil.copytree(first.path, tmp_path / "copy" / "4")  # a new model
-        (tmp_path / "broken" / "1").mkdir(parents=True)  # a version that cannot load
-        (tmp_path / "broken" / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")
-        repository.refresh()
-
-        assert [s["version"] for s in client.get(path)[1]["model_version_status"]] == ["1", "2"]
-        stable = client.predict(
-            path + "/labels/stable", {"inputs": [t.decode() for t in first.examples["text"]]}
-        )
-        np.testing.assert_allclose(
-            stable[1]["outputs"]["probabilities"], first.expected()["probabilities"], atol=1e-6
-        )
-        assert client.get(path + "/labels/canary") == client.get(path + "/versions/2")
-        assert client.get(path + "/labels/canary/metadata")[1]["model_spec"]["version"] == "2"
-        assert client.get("/v1/models/copy")[1]["model_version_status"][0]["version"] == "4"
-        status, broken = client.get("/v1/models/broken")
-        (version,) = broken["model_version_status"]
-        assert version["state"] == "END" and version["status"]["error_code"] == "UNKNOWN"
-        assert version["status"]["error_message"].startswith(
-            f"Loading {tmp_path / 'broken' / '1'} failed:"
-        )
-        assert client.predict("/v1/models/broken", {"instances": ["a"]}) == (
-            404,
-            {"error": "Servable not found for request: Latest(broken)"},
-        )
-        # A new version that fails to load leaves the one before it serving.
-        shutil.copytree(tmp_path / "broken" / "1", tmp_path / "copy" / "5")
-        repository.refresh()
-        states = [
-            (s["version"], s["state"]) for s in client.get("/v1/models/copy")[1]["model_version_status"]
-        ]
-        assert states == [("4", "AVAILABLE"), ("5", "END")]
-        assert client.predict("/v1/models/copy", {"instances": ["a"]})[0] == 200
-        write_models_config(tmp_path)  # an export keeps the policy and the labels
-        configs = {
-            c.name: c for c in read_models_config(tmp_path / MODELS_CONFIG)[0].model_config_list.config
-        }
-        assert sorted(configs) == ["broken", "copy", name]
-        assert dict(configs[name].version_labels) == {"canary": 2, "stable": 1}
-    finally:
-        stop()
-
-
-# ------------------------------------------------------------------------ CLI
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(client, path, process, seconds=90):
-    """The model status at `path` once every version is AVAILABLE."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            status, body = client.get(path)
-            if status == 200 and all(v["state"] == "AVAILABLE" for v in body["model_version_status"]):
-                return status, body
-        except (ConnectionError, OSError):
-            pass  # not listening yet
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"{path} did not become available: {process.communicate()[0][-3000:]}")
-        time.sleep(0.2)
-
-
-def test_zoo_serve_command_serves_the_base_folder(served):
-    exports, _ = served
-    export = exports["sentiment"]
-    port, grpc_port = free_port(), free_port()
-    console_script = os.path.join(os.path.dirname(sys.executable), "zoo")
-    command = [console_script] if os.path.exists(console_script) else [sys.executable, "-m", "zoo.serve"]
-    process = subprocess.Popen(
-        command + ["serve", "--port", str(port), "--grpc-port", str(grpc_port),
-                   "--model-base-path", str(export.path.parent.parent)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    try:
-        client = Client(port)
-        path = f"/v1/models/{export.path.parent.name}"
-        assert wait_for(client, path, process)[0] == 200
-        assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
-        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:  # the same models over gRPC
-            request = predict_pb2.PredictRequest()
-            request.model_spec.name = export.path.parent.name
-            request.inputs["text"].CopyFrom(tf.make_tensor_proto(["a fine film"]))
-            response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
-            assert tf.make_ndarray(response.outputs["probabilities"]).shape == (1, 2)
-    finally:
-        # SIGTERM, as `docker stop` sends (SIGINT is ignored where the suite runs in the background)
-        process.send_signal(signal.SIGTERM)
-        try:
-            output, _ = process.communicate(timeout=30)  # reads the pipe: a full one would block the server
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-            pytest.fail(f"zoo serve did not stop within 30 s of SIGTERM; its output:\n{output[-3000:]}")
-    assert "zoo serve: stopped" in output and process.returncode == 0
-
-
-def test_zoo_serve_without_the_base_folder_says_so(tmp_path):
-    with pytest.raises(SystemExit, match=r"zoo serve: --model-base-path .*missing: no such folder"):
-        main(["serve", "--model-base-path", str(tmp_path / "missing")])
-
-
 # ------------------------------------------------------------- real TF Serving
 
 
@@ -483,7 +294,7 @@ def test_real_tf_serving_answers_like_zoo_serve(served):
         text=True,
     )
     try:
-        client = Client(port)
+        client = RestClient(port)
         for export in exports.values():
             path = f"/v1/models/{export.path.parent.name}"
             assert wait_for(client, path, process) == zoo_client.get(path)
@@ -514,21 +325,3 @@ def _close(a, b):
     if isinstance(a, float) or isinstance(b, float):
         return abs(a - b) <= 1e-6
     return a == b
-
-
-def test_json_numbers_convert_like_the_element_wise_path():
-    import tensorflow as tf
-
-    from zoo.serve import ServingError, json_to_array
-
-    waveform = np.random.default_rng(0).uniform(-1, 1, (2, 3000)).astype("float32")
-    spec = tf.TensorSpec([None, None], tf.float32)
-    converted = json_to_array(json.loads(json.dumps(waveform.tolist())), spec, "waveform")
-    assert converted.dtype == np.float32
-    np.testing.assert_array_equal(converted, waveform)
-    for value, message in [
-        ([[1.0, 2.0], [3.0]], r"Input 'x'\[1\] has 1 values where the first element has 2"),
-        ([1.0, True], r"Input 'x'\[1\]: JSON value true \(Bool\) is not of expected type float32"),
-    ]:
-        with pytest.raises(ServingError, match=message):
-            json_to_array(value, spec, "x")

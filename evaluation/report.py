@@ -7,14 +7,18 @@ and one verdict line per folklore claim, each with the numbers behind it and
 
 import collections
 import csv
+import importlib.metadata
 import json
 import math
+import os
 import pathlib
 import platform
 import time
 
 import numpy as np
 from scipy import stats
+
+from zoo.cards import markdown_table
 
 SIGNIFICANCE = 0.05
 CELL_ORDER = ["gru", "gru_matched", "gru_reset_before", "lstm", "rnn"]
@@ -383,6 +387,11 @@ def plot_all(rows, tables, results_dir):
 # -------------------------------------------------------------------- report
 
 
+def library_versions():
+    """The versions the report names, read from the installed packages (nothing is imported)."""
+    return {name: importlib.metadata.version(name.lower()) for name in ("TensorFlow", "Keras")}
+
+
 def task_tables(rows):
     names = []
     for row in rows:
@@ -392,7 +401,105 @@ def task_tables(rows):
     return [t for t in tables if t.rows or t.baselines]
 
 
+def task_section(table):
+    """A task's table of cells and baselines, then its Welch comparisons."""
+    arrow = "higher is better" if table.higher_is_better else "lower is better"
+    cells = []
+    for cell in sorted(table.by_cell, key=cell_sort_key):
+        cell_rows = table.by_cell[cell]
+        reached, seeds, epochs = convergence(table, cell)
+        cells.append([
+            cell, len(cell_rows), cell_rows[0]["units"], f"{np.mean(table.values(cell, 'parameters')):,.0f}",
+            mean_std(table.values(cell)), mean_std(table.values(cell, "seconds_per_epoch"), 2),
+            f"{reached}/{seeds} reached" + (f", mean {epochs:.1f}" if epochs is not None else ""),
+            mean_std(table.values(cell, "latency_ms"), 2),
+        ])
+    for baseline in table.baselines:
+        cells.append([f"{baseline['cell']} (baseline)", "–", "–", f"{baseline['parameters']:,.0f}",
+                      f"{baseline['value']:.4f}", "–", "–", "–"])
+    header = ["cell", "seeds", "units", "parameters", table.metric, "s/epoch", "epochs to target",
+              "latency ms (batch 1)"]
+    lines = [f"### {table.task} (`{table.metric}`, {arrow})", "", *markdown_table(header, cells)]
+    comparisons = [("gru", "lstm"), ("gru_matched", "lstm"), ("gru", "rnn"), ("lstm", "rnn")]
+    # Greff et al.'s variants against their vanilla LSTM (with peepholes), as in the paper
+    comparisons += [
+        (cell, "lstm_peephole") for cell in sorted(table.by_cell, key=cell_sort_key)
+        if cell.startswith("lstm_") and cell != "lstm_peephole"
+    ]
+    tests = [(a, b, table.compare(a, b)) for a, b in comparisons]
+    tests = [(a, b, c) for a, b, c in tests if c]
+    if tests:
+        lines += ["", *markdown_table(
+            ["comparison", "difference of means", "Welch p"],
+            [[f"{a} vs {b}", f"{c['mean_a'] - c['mean_b']:+.4f}", f"{c['p']:.3f}"] for a, b, c in tests],
+        )]
+    return lines + [""]
+
+
+def probe_section(rows):
+    probes = [r for r in rows if r["kind"] == "probe"]
+    if not probes:
+        return []
+    lengths = sorted({r["length"] for r in probes})
+    cells = []
+    for probe in ("adding", "copy"):
+        for cell in sorted({r["cell"] for r in probes if r["task"] == probe}, key=cell_sort_key):
+            by_length = {r["length"]: r for r in probes if r["task"] == probe and r["cell"] == cell}
+            scores = [
+                f"{by_length[t]['value']:.3f}{' ✓' if by_length[t]['solved'] == 'True' else ''}" if t in by_length else "–"
+                for t in lengths
+            ]
+            cells.append([probe, cell, longest_solved(rows, probe, cell)[0] or "none", *scores])
+    return [
+        "## Long-range probes",
+        "",
+        f"Adding problem (solved: test MSE < 0.01; predicting 1 scores 0.167) and copy memory (solved: "
+        f"recall accuracy ≥ 0.99; guessing scores 0.125), one model per cell and T, the same training budget "
+        f"(`{json.loads(probes[0]['extra']).get('steps')}` batches of 32) at every T. A longer T is not tried "
+        f"once a shorter one is unsolved (`–`).",
+        "",
+        *markdown_table(["probe", "cell", "longest T solved", *(f"T={t}" for t in lengths)], cells),
+        "",
+    ]
+
+
+def gradient_section(rows):
+    gradients = [r for r in rows if r["kind"] == "gradients"]
+    if not gradients:
+        return []
+    cells = []
+    for row in sorted(gradients, key=lambda r: cell_sort_key(r["cell"])):
+        extra = json.loads(row["extra"])
+        cells.append([row["cell"], f"{extra['initial_ratio']:.2e}", f"{row['value']:.2e}", f"{extra['mse']:.4f}"])
+    return [
+        f"Gradient norm through time (adding problem, T={gradients[0]['length']}): ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖, "
+        "how much of the loss's gradient reaches the first step.",
+        "",
+        *markdown_table(["cell", "at initialisation", "after training", "test MSE after training"], cells),
+        "",
+    ]
+
+
+def latency_section(rows):
+    latency = [r for r in rows if r["kind"] == "latency"]
+    if not latency:
+        return []
+    lengths = sorted({r["length"] for r in latency})
+    cells = []
+    for cell in sorted({r["cell"] for r in latency}, key=cell_sort_key):
+        by_length = {r["length"]: r for r in latency if r["cell"] == cell}
+        step = np.median([r["step_latency_ms"] for r in by_length.values()])
+        cells.append([cell, f"{step:.3f}", *(f"{by_length[t]['value']:.1f}" if t in by_length else "–" for t in lengths)])
+    return [
+        "## Latency: whole sequence vs streaming step (batch 1, probe-sized models)",
+        "",
+        *markdown_table(["cell", "one step ms", *(f"T={t} ms" for t in lengths)], cells),
+        "",
+    ]
+
+
 def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
+    """Writes `results_dir/report.md` and its PNGs from results.csv; returns the report's path."""
     results_dir = pathlib.Path(results_dir)
     rows = load_rows(results_dir / "results.csv")
     specs = {spec.name: spec for spec in grid.tasks}
@@ -403,18 +510,18 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
         for row in table.rows:
             row["train_size"] = spec.train_size if spec else None
     images = plot_all(rows, tables, results_dir)
-    import keras
-    import tensorflow as tf
+    versions = library_versions()
 
     lines = [
         f"# Evaluation: GRU or LSTM? (grid `{grid_name}`)",
         "",
         f"Command: `{command.strip()}`. Written {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()} "
-        f"with {__import__('os').cpu_count()} CPU cores, TensorFlow {tf.__version__}, Keras {keras.__version__}."
+        f"with {os.cpu_count()} CPU cores, "
+        + ", ".join(f"{name} {version}" for name, version in versions.items()) + "."
         + (f" Wall time of this invocation: {wall_seconds / 60:.1f} min." if wall_seconds is not None else ""),
         f"{len(rows)} runs in [results.csv](results.csv) (one row per run; `extra` holds the other metrics).",
         "",
-        "Every task run trains through `zoo.training.train_and_export` with the grid's budget (same units, "
+        "Every task run trains through `zoo.training.fit` with the grid's budget (same units, "
         "epochs, batch size, learning rate and data for every cell; early stopping on validation loss). "
         "`gru_matched` is a GRU with more units so that its parameter count equals the LSTM's (Chung et al. "
         "2014). Mean ± sample std over seeds; p from Welch's t-test. With 3 seeds the test only detects "
@@ -429,88 +536,8 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
         lines.append(f"- **{claim}: {verdict} on this grid.** {text}")
     lines += ["", "## Tasks", ""]
     for table in tables:
-        arrow = "higher is better" if table.higher_is_better else "lower is better"
-        lines += [
-            f"### {table.task} (`{table.metric}`, {arrow})",
-            "",
-            "| cell | seeds | units | parameters | " + table.metric + " | s/epoch | epochs to target | latency ms (batch 1) |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for cell in sorted(table.by_cell, key=cell_sort_key):
-            cell_rows = table.by_cell[cell]
-            reached, seeds, epochs = convergence(table, cell)
-            lines.append(
-                f"| {cell} | {len(cell_rows)} | {cell_rows[0]['units']} | {np.mean(table.values(cell, 'parameters')):,.0f} "
-                f"| {mean_std(table.values(cell))} | {mean_std(table.values(cell, 'seconds_per_epoch'), 2)} "
-                f"| {reached}/{seeds} reached" + (f", mean {epochs:.1f}" if epochs is not None else "")
-                + f" | {mean_std(table.values(cell, 'latency_ms'), 2)} |"
-            )
-        for baseline in table.baselines:
-            lines.append(f"| {baseline['cell']} (baseline) | – | – | {baseline['parameters']:,.0f} | {baseline['value']:.4f} | – | – | – |")
-        comparisons = [("gru", "lstm"), ("gru_matched", "lstm"), ("gru", "rnn"), ("lstm", "rnn")]
-        # Greff et al.'s variants against their vanilla LSTM (with peepholes), as in the paper
-        comparisons += [
-            (cell, "lstm_peephole") for cell in sorted(table.by_cell, key=cell_sort_key)
-            if cell.startswith("lstm_") and cell != "lstm_peephole"
-        ]
-        tests = [(a, b, table.compare(a, b)) for a, b in comparisons]
-        tests = [(a, b, c) for a, b, c in tests if c]
-        if tests:
-            lines += ["", "| comparison | difference of means | Welch p |", "|---|---|---|"]
-            for a, b, c in tests:
-                lines.append(f"| {a} vs {b} | {c['mean_a'] - c['mean_b']:+.4f} | {c['p']:.3f} |")
-        lines.append("")
-
-    probes = [r for r in rows if r["kind"] == "probe"]
-    if probes:
-        lengths = sorted({r["length"] for r in probes})
-        lines += [
-            "## Long-range probes",
-            "",
-            f"Adding problem (solved: test MSE < 0.01; predicting 1 scores 0.167) and copy memory (solved: "
-            f"recall accuracy ≥ 0.99; guessing scores 0.125), one model per cell and T, the same training budget "
-            f"(`{json.loads(probes[0]['extra']).get('steps')}` batches of 32) at every T. A longer T is not tried "
-            f"once a shorter one is unsolved (`–`).",
-            "",
-            "| probe | cell | longest T solved | " + " | ".join(f"T={t}" for t in lengths) + " |",
-            "|---|---|---|" + "---|" * len(lengths),
-        ]
-        for probe in ("adding", "copy"):
-            for cell in sorted({r["cell"] for r in probes if r["task"] == probe}, key=cell_sort_key):
-                by_length = {r["length"]: r for r in probes if r["task"] == probe and r["cell"] == cell}
-                cells = [
-                    f"{by_length[t]['value']:.3f}{' ✓' if by_length[t]['solved'] == 'True' else ''}" if t in by_length else "–"
-                    for t in lengths
-                ]
-                lines.append(f"| {probe} | {cell} | {longest_solved(rows, probe, cell)[0] or 'none'} | " + " | ".join(cells) + " |")
-        lines.append("")
-    gradients = [r for r in rows if r["kind"] == "gradients"]
-    if gradients:
-        lines += [
-            f"Gradient norm through time (adding problem, T={gradients[0]['length']}): ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖, "
-            "how much of the loss's gradient reaches the first step.",
-            "",
-            "| cell | at initialisation | after training | test MSE after training |",
-            "|---|---|---|---|",
-        ]
-        for row in sorted(gradients, key=lambda r: cell_sort_key(r["cell"])):
-            extra = json.loads(row["extra"])
-            lines.append(f"| {row['cell']} | {extra['initial_ratio']:.2e} | {row['value']:.2e} | {extra['mse']:.4f} |")
-        lines.append("")
-    latency = [r for r in rows if r["kind"] == "latency"]
-    if latency:
-        lengths = sorted({r["length"] for r in latency})
-        lines += [
-            "## Latency: whole sequence vs streaming step (batch 1, probe-sized models)",
-            "",
-            "| cell | one step ms | " + " | ".join(f"T={t} ms" for t in lengths) + " |",
-            "|---|---|" + "---|" * len(lengths),
-        ]
-        for cell in sorted({r["cell"] for r in latency}, key=cell_sort_key):
-            by_length = {r["length"]: r for r in latency if r["cell"] == cell}
-            step = np.median([r["step_latency_ms"] for r in by_length.values()])
-            lines.append(f"| {cell} | {step:.3f} | " + " | ".join(f"{by_length[t]['value']:.1f}" if t in by_length else "–" for t in lengths) + " |")
-        lines.append("")
+        lines += task_section(table)
+    lines += probe_section(rows) + gradient_section(rows) + latency_section(rows)
     if images:
         lines += ["## Plots", ""] + [f"![{name[:-4]}]({name})" for name in images] + [""]
     path = results_dir / "report.md"

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from evaluation.latency import median_ms
 from zoo.builders import recurrent_layer
 
 PROBES = ("adding", "copy")
@@ -154,19 +155,6 @@ def hidden_gradient_norms(model, probe, inputs, targets):
     return np.array([float(tf.reduce_mean(tf.norm(g, axis=-1))) for g in gradients])
 
 
-def sequence_latency_ms(model, inputs, repeats=5):
-    """Median ms of one forward pass over `inputs` (batch 1: whole-sequence inference)."""
-    forward = tf.function(lambda x: model(x, training=False))
-    x = tf.constant(inputs)
-    forward(x)  # trace
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        forward(x).numpy()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
-
-
 def step_latency_ms(model, repeats=20):
     """Median ms of one streaming step of the recurrent cell (batch 1, state carried)."""
     cell = model.get_layer("recurrent").cell
@@ -175,11 +163,4 @@ def step_latency_ms(model, repeats=20):
     x = tf.zeros((1, width))
     states = cell.get_initial_state(batch_size=1)
     states = list(states) if isinstance(states, (list, tuple)) else [states]
-    step(x, states)  # trace
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        _, new_states = step(x, states)
-        tf.nest.map_structure(lambda s: s.numpy(), new_states)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+    return median_ms(lambda: step(x, states)[1], repeats)  # times fetching the new states

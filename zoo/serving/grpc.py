@@ -1,4 +1,4 @@
-"""`zoo serve --grpc-port 8500`: TF Serving's gRPC API over the same models as the REST API.
+"""TF Serving's gRPC API over a `ModelRepository` (`zoo serve --grpc-port 8500`).
 
 A client written with tensorflow-serving-api's stubs works unchanged against
 `zoo serve` and `tensorflow_model_server`:
@@ -20,7 +20,7 @@ INVALID_ARGUMENT for a bad request, UNIMPLEMENTED for Classify/Regress/MultiInfe
 import contextlib
 from concurrent import futures
 
-import grpc
+import grpc  # grpcio, not this module (zoo.serving.grpc): imports are absolute
 import tensorflow as tf
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
@@ -30,7 +30,9 @@ from tensorflow_serving.apis import (
 )
 
 from zoo.export import SERVING_DEFAULT
-from zoo.serve import ServingError, model_spec, run_signature, signature_def_map, signature_input_specs
+from zoo.serving.errors import ServingError
+from zoo.serving.protos import model_spec, signature_def_map
+from zoo.serving.signatures import find_signature, run_signature
 
 STATUS_CODES = {404: grpc.StatusCode.NOT_FOUND, 501: grpc.StatusCode.UNIMPLEMENTED}
 
@@ -42,6 +44,19 @@ def requested(spec):
     version = spec.version.value if spec.HasField("version") else None
     label = spec.version_label if spec.HasField("version_label") else None
     return spec.name, version, label
+
+
+def tensors_to_arrays(protos, specs):
+    """`{input: numpy array}` from a PredictRequest's `{input: TensorProto}`.
+
+    An input the signature lacks, or a TensorProto of another dtype, is refused
+    here, in TensorProto terms; `zoo.loading.Signature` checks the rest (missing
+    inputs, shapes, an empty batch) as it does for every caller.
+    """
+    unknown = sorted(set(protos) - set(specs))
+    if unknown:
+        raise ServingError(f"Unknown input(s) {unknown}; the signature takes {sorted(specs)}.")
+    return {name: tensor_to_array(proto, specs[name], name) for name, proto in protos.items()}
 
 
 def tensor_to_array(proto, spec, name):
@@ -62,18 +77,13 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):
         with serving_errors(context):
             model = self.repository.resolve(*requested(request.model_spec))
-            signature_name = request.model_spec.signature_name or SERVING_DEFAULT
-            specs = signature_input_specs(model, signature_name)
-            unknown = sorted(set(request.inputs) - set(specs))
-            if unknown:
-                raise ServingError(f"Unknown input(s) {unknown}; the signature takes {sorted(specs)}.")
-            inputs = {name: tensor_to_array(proto, specs[name], name) for name, proto in request.inputs.items()}
-            outputs = run_signature(model, signature_name, inputs)
+            signature = find_signature(model, request.model_spec.signature_name or SERVING_DEFAULT)
+            outputs = run_signature(signature, tensors_to_arrays(request.inputs, signature.input_specs))
             wanted = list(request.output_filter) or sorted(outputs)
             missing = sorted(set(wanted) - set(outputs))
             if missing:
                 raise ServingError(f"output_filter names {missing}, not outputs of the signature {sorted(outputs)}.")
-            response = predict_pb2.PredictResponse(model_spec=model_spec(model, signature_name))
+            response = predict_pb2.PredictResponse(model_spec=model_spec(model, signature.name))
             for name in wanted:
                 response.outputs[name].CopyFrom(tf.make_tensor_proto(outputs[name]))
             return response

@@ -1,0 +1,19 @@
+"""The sentiment baseline both the grids and `benchmarks/sentiment_baseline.py` run: TF-IDF + logistic regression."""
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+
+def tfidf_logistic_regression(ngram_range=(1, 2)):
+    """An unfitted pipeline of TF-IDF n-grams (min_df 2, max_df 0.9, sublinear tf) and logistic regression (C 4)."""
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=ngram_range, min_df=2, max_df=0.9, sublinear_tf=True),
+        LogisticRegression(C=4.0, max_iter=2000),
+    )
+
+
+def parameter_count(pipeline):
+    """Weights and biases of the fitted pipeline's logistic regression."""
+    classifier = pipeline[-1]
+    return int(classifier.coef_.size + classifier.intercept_.size)

@@ -1,0 +1,129 @@
+"""The grids: which tasks, cells, seeds and probes a run of `evaluate.py` covers, under equal budgets.
+
+A `TaskSpec` is a registry task with overrides of its defaults (each of the task's
+hyperparameter types); a `Grid` crosses its tasks with cells and seeds and adds the
+long-range probes. The named grids are `GRIDS`: smoke (for tests), quick, medium,
+greff and full.
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class TaskSpec:
+    """One task of a grid: a registry task with overrides, its metric and target."""
+
+    name: str  # the row label, e.g. "sentiment-synthetic-2k"
+    task: str  # registry name
+    overrides: dict
+    metric: str  # the headline test metric
+    higher_is_better: bool
+    target: tuple  # (history key, threshold): "epochs to target" is the first epoch reaching it
+    family: str = None  # tasks of one family differ only in training-set size
+    train_size: int = None
+
+
+@dataclasses.dataclass
+class Grid:
+    tasks: list
+    cells: list  # at equal units; "gru" and "lstm" must be among them for the comparisons
+    seeds: list
+    probe_cells: list
+    probe_lengths: list  # T for the adding and copy problems, shortest first
+    probe_steps: int  # the training budget at every T: batches of 32 new examples
+    probe_units: int = 32
+    copied: int = 3  # symbols to recall in copy memory
+    gradient_length: int = 50  # T of the gradient-norm measurement
+    latency_lengths: tuple = (50, 100, 200, 500, 1000)
+    matched: bool = True  # also run the parameter-matched GRU
+
+
+def sentiment(name, size, data="synthetic", target=0.75, **overrides):
+    return TaskSpec(
+        name, "sentiment", {"data": data, "ngrams": 0, **overrides}, "test_accuracy", True, ("val_accuracy", target),
+        family=f"sentiment-{data}", train_size=size,
+    )
+
+
+def forecasting(name, target, **overrides):
+    return TaskSpec(name, "forecasting", overrides, "owa", False, ("val_loss", target))
+
+
+# Small models, small data, few epochs: equal budgets, not tuned to any cell.
+# The synthetic corpus sits at chance for ~3 epochs before the order cue is found,
+# so the quick grid trains 6 epochs without early stopping.
+QUICK_SENTIMENT = dict(
+    sequence_length=60, vocabulary_size=2000, embedding_dim=32, units=32, bidirectional=False,
+    epochs=6, patience=6, learning_rate=5e-3, batch_size=64, synthetic_test_size=1000,
+)
+QUICK_FORECASTING = dict(
+    data="synthetic", synthetic_series=60, units=24, num_layers=1, epochs=3, steps_per_epoch=25,
+    batch_size=64,
+)
+GREFF = [
+    "lstm_peephole", "lstm_nig", "lstm_nfg", "lstm_nog", "lstm_niaf", "lstm_noaf", "lstm_cifg", "lstm_fgr",
+]
+
+# The real data with reduced budgets (IMDB cut to 200 tokens, one-layer models), shared
+# by the grids that run them so their rows are the same runs.
+MEDIUM_TASKS = [
+    sentiment("sentiment-imdb-5k", 5000, data="imdb", target=0.8, train_subset=5000, sequence_length=200,
+              units=32, epochs=3, bidirectional=False),
+    sentiment("sentiment-imdb-22k", 22500, data="imdb", target=0.8, sequence_length=200, units=32,
+              epochs=3, bidirectional=False),
+    forecasting("forecasting-m4-hourly", 0.08, data="m4", units=64, num_layers=1, epochs=10),
+]
+# Streaming (unidirectional) digit strings, FSDD split by take, a reduced budget; greedy decoding.
+CTC_FSDD = TaskSpec(
+    "ctc-fsdd", "ctc_speech",
+    {"data": "fsdd", "bidirectional": False, "units": 64, "epochs": 12, "train_utterances": 1200,
+     "validation_utterances": 320, "test_utterances": 300, "beam_width": 1},
+    "cer", False, ("val_cer", 0.1),
+)
+
+GRIDS = {
+    # For tests: one tiny task, two seeds, two probe lengths; about a minute.
+    "smoke": Grid(
+        tasks=[forecasting("forecasting-tiny", 0.2, data="synthetic", synthetic_series=12, units=8,
+                           num_layers=1, epochs=2, steps_per_epoch=3, batch_size=16)],
+        cells=["gru", "lstm", "rnn"], seeds=[0, 1], probe_cells=["gru", "lstm"],
+        probe_lengths=[10, 20], probe_steps=5, probe_units=8, copied=2, gradient_length=10,
+        latency_lengths=(10, 40),
+    ),
+    "quick": Grid(
+        tasks=[
+            sentiment("sentiment-synthetic-2k", 1800, target=0.9, synthetic_train_size=2000, **QUICK_SENTIMENT),
+            sentiment("sentiment-synthetic-6k", 5400, target=0.9, synthetic_train_size=6000, **QUICK_SENTIMENT),
+            forecasting("forecasting-synthetic", 0.12, **QUICK_FORECASTING),
+        ],
+        cells=["gru", "lstm", "rnn"], seeds=[0, 1, 2], probe_cells=["gru", "lstm", "rnn"],
+        probe_lengths=[50, 100], probe_steps=600, gradient_length=50,
+    ),
+    # The real data with reduced budgets: IMDB cut to 200 tokens, M4 Hourly, 3 seeds.
+    "medium": Grid(
+        tasks=MEDIUM_TASKS, cells=["gru", "lstm", "rnn"], seeds=[0, 1, 2],
+        probe_cells=["gru", "lstm", "rnn", "lstm_cifg"], probe_lengths=[50, 100, 200], probe_steps=1000,
+    ),
+    # Greff et al. 2016's LSTM variants beside GRU/LSTM: IMDB 5k at the medium budget and
+    # the probes (about 30 min).
+    "greff": Grid(
+        tasks=MEDIUM_TASKS[:1],
+        cells=["gru", "lstm", "rnn", *GREFF], seeds=[0, 1, 2], probe_cells=["gru", "lstm", "rnn", *GREFF],
+        probe_lengths=[50, 100, 200], probe_steps=1000, matched=False,
+    ),
+    # The three real datasets: medium's tasks plus streaming CTC on FSDD, both GRU forms and
+    # the coupled-gate LSTM beside medium's cells, the probes up to T=1000 (about an hour
+    # with medium's runs reused: --reuse results/medium).
+    "full": Grid(
+        tasks=[CTC_FSDD, *MEDIUM_TASKS], cells=["gru", "gru_reset_before", "lstm", "lstm_cifg", "rnn"],
+        seeds=[0, 1, 2], probe_cells=["gru", "gru_reset_before", "lstm", "lstm_cifg", "rnn"],
+        probe_lengths=[50, 100, 200, 500, 1000], probe_steps=1000,
+    ),
+}
+# Folders under --data-dir holding each task's data in the real-data grids.
+DATA_FOLDERS = {"imdb": "imdb", "m4": "m4_hourly", "fsdd": "fsdd"}
+
+
+def find_spec(name):
+    """The task spec named `name` in any grid (specs shared between grids are the same object)."""
+    return next(spec for grid in GRIDS.values() for spec in grid.tasks if spec.name == name)

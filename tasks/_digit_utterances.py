@@ -1,0 +1,257 @@
+"""Spoken digit utterances for the CTC speech task: who says the digits, and how they are composed.
+
+Speakers say a digit sequence as one clip per digit: `RecordedSpeakers` with FSDD
+recordings (`zoo.data.load_fsdd`), one speaker per utterance, or `SyntheticSpeakers`
+with a formant synthesiser, a new random voice per utterance. Each digit is a
+sequence of 2-4 phones (formant vowels and nasals on a harmonic source, noise
+fricatives, stop bursts) said by a random voice (pitch, vocal tract length, speaking
+rate, tilt, breathiness), so durations overlap between digits and only the spectral
+sequence tells them apart.
+
+`compose` joins the clips with random pauses and gains, level and background noise;
+`random_utterance` draws the digits. Training utterances can be augmented:
+`perturb_speaker` resamples all clips by one factor (a new speaker's tempo, pitch and
+formants), `random_equaliser` is a new channel, and a fraction are noise alone.
+"""
+
+import numpy as np
+
+from zoo.data import FSDD_SAMPLE_RATE, Utterance
+
+SAMPLE_RATE = FSDD_SAMPLE_RATE  # Hz: utterances are composed at FSDD's rate
+DIGITS = "0123456789"  # the transcript alphabet: label d is the digit d
+
+# ------------------------------------------------------------------ recorded
+
+
+class RecordedSpeakers:
+    """Says digit sequences with recorded clips, one speaker per utterance."""
+
+    def __init__(self, clips):
+        self.clips = {}
+        for clip in clips:
+            self.clips.setdefault(clip.speaker, {}).setdefault(clip.digit, []).append(clip.samples)
+        self.speakers = sorted(self.clips)
+
+    def speak(self, digits, rng):
+        by_digit = self.clips[self.speakers[rng.integers(len(self.speakers))]]
+        return [by_digit[d][rng.integers(len(by_digit[d]))] for d in digits]
+
+    def digits(self):
+        return sorted(set.intersection(*(set(d) for d in self.clips.values())))
+
+
+# ------------------------------------------------------------------ synthetic
+
+# Phones: vowels and nasals are formant patterns (F1, F2, F3 in Hz, for a vocal
+# tract scale of 1) on a harmonic source; fricatives are noise in a band (Hz);
+# stops are a closure followed by a short noise burst in a band.
+VOWELS = {
+    "i": (280, 2250, 2900), "e": (450, 1950, 2600), "a": (750, 1250, 2500),
+    "o": (500, 850, 2450), "u": (320, 800, 2250), "er": (480, 1350, 1700),
+    "n": (250, 1700, 2600),
+}
+NASALS = {"n"}
+FRICATIVES = {"s": (3000, 3900), "sh": (1800, 3000), "f": (900, 3900)}
+STOPS = {"t": (2500, 3900), "k": (1200, 2400)}
+ENVELOPE_STEP = 16  # samples between updates of the harmonic amplitudes
+PHONE_MS = {"vowel": 110, "nasal": 70, "fricative": 90, "stop": 60}  # mean durations
+# Each digit's phones. Digits share phones (0/6/7 start with "s", 4/5 with "f",
+# 5/9 share "a i"), so telling them apart needs the order and spectra of the
+# phones, and durations overlap between digits, so counting frames cannot.
+DIGIT_PHONES = [
+    "s i er o", "u a n", "t u", "sh er i", "f o er",
+    "f a i", "s i k s", "s e n", "e i t", "n a i n",
+]
+
+
+def _kind(phone):
+    if phone in NASALS:
+        return "nasal"
+    if phone in VOWELS:
+        return "vowel"
+    return "fricative" if phone in FRICATIVES else "stop"
+
+
+def random_voice(rng):
+    """The traits of one synthetic speaker."""
+    return {
+        "pitch": rng.uniform(85, 230),  # Hz
+        "tract": rng.uniform(0.85, 1.18),  # formant scale (vocal tract length)
+        "rate": rng.uniform(0.75, 1.35),  # duration scale
+        "tilt": rng.uniform(0.2, 1.0),  # spectral slope of the source, harmonic^-tilt
+        "bandwidth": rng.uniform(60, 160),  # formant bandwidth, Hz
+        "breath": rng.uniform(0.0, 0.25),  # noise mixed into voiced phones
+    }
+
+
+def _fft_size(count):
+    """The power of two ≥ count: numpy's FFT is slow for sizes with large prime factors."""
+    return 1 << max(0, int(count - 1).bit_length())
+
+
+def _band_noise(count, low, high, rng, sample_rate):
+    size = _fft_size(count)
+    spectrum = np.fft.rfft(rng.standard_normal(size))
+    frequencies = np.fft.rfftfreq(size, 1 / sample_rate)
+    spectrum[(frequencies < low) | (frequencies > high)] = 0
+    noise = np.fft.irfft(spectrum, size)[:count]
+    return noise / (np.sqrt(np.mean(noise**2)) + 1e-9)
+
+
+def _smooth(values, width):
+    kernel = np.hanning(width + 2)[1:-1]
+    return np.convolve(values, kernel / kernel.sum(), mode="same")
+
+
+def synthetic_digit(digit, voice, rng, sample_rate=SAMPLE_RATE):
+    """One spoken digit as float32 samples (RMS 0.1) in `voice`, with random prosody."""
+    phones = DIGIT_PHONES[digit].split()
+    durations = [
+        PHONE_MS[_kind(p)] / 1000 * voice["rate"] * rng.uniform(0.65, 1.45) for p in phones
+    ]
+    bounds = np.concatenate([[0], np.cumsum(np.round(np.array(durations) * sample_rate))])
+    bounds = bounds.astype(int)  # phone i is samples bounds[i]:bounds[i + 1]
+    count = bounds[-1]
+    t = np.arange(count) / sample_rate
+
+    # Source targets per sample: voicing and noise amplitudes, and a noise band per phone.
+    voicing, noise = np.zeros(count), np.zeros(count)
+    for phone, start, end in zip(phones, bounds[:-1], bounds[1:]):
+        kind = _kind(phone)
+        if kind in ("vowel", "nasal"):
+            voicing[start:end] = 1.0 if kind == "vowel" else 0.35
+            noise[start:end] += voice["breath"] * rng.uniform(0.0, 0.2)
+        elif kind == "fricative":
+            band = _band_noise(end - start, *FRICATIVES[phone], rng, sample_rate)
+            noise[start:end] += band * rng.uniform(0.3, 0.6)
+        else:  # closure, then a burst over the last 20 ms
+            burst = min(end - start, int(0.02 * sample_rate))
+            band = _band_noise(burst, *STOPS[phone], rng, sample_rate)
+            noise[end - burst : end] += band * rng.uniform(0.6, 1.0)
+    voicing = _smooth(voicing, int(0.02 * sample_rate))
+
+    # Formant tracks: straight lines between the centres of the voiced phones.
+    centres = [(s + e) / 2 for p, s, e in zip(phones, bounds[:-1], bounds[1:]) if p in VOWELS]
+    targets = np.array([VOWELS[p] for p in phones if p in VOWELS], dtype=float)
+    targets *= voice["tract"] * rng.uniform(0.93, 1.07, size=targets.shape)
+    formants = np.stack([np.interp(np.arange(count), centres, targets[:, i]) for i in range(3)])
+    # formants: (3, samples)
+
+    # Harmonic source with a pitch contour; each harmonic weighted by the formant envelope.
+    contour = voice["pitch"] * (1 + rng.uniform(-0.15, 0.15) * t / max(t[-1], 1e-3)) * (
+        1 + 0.01 * rng.standard_normal(count).cumsum() / np.sqrt(count)
+    )
+    phase = 2 * np.pi * np.cumsum(contour) / sample_rate
+    harmonics = np.arange(1, int(0.48 * sample_rate / voice["pitch"] * 0.9) + 1)[:, None]  # (K, 1)
+    coarse = slice(None, None, ENVELOPE_STEP)  # the envelope changes slowly: every 2 ms
+    frequency = harmonics * contour[None, coarse]  # (K, samples / step)
+    envelope = sum(
+        gain / (1 + ((frequency - formants[i, coarse]) / voice["bandwidth"]) ** 2)
+        for i, gain in enumerate((1.0, 0.7, 0.35))
+    )
+    envelope *= harmonics ** -voice["tilt"] * (frequency < 0.48 * sample_rate)
+    envelope = np.repeat(envelope, ENVELOPE_STEP, axis=1)[:, :count]  # (K, samples)
+    voiced = np.sum(envelope * np.sin(harmonics * phase[None]), axis=0)
+    voiced /= np.sqrt(np.mean(voiced**2)) + 1e-9
+
+    samples = voiced * voicing + _smooth(noise, int(0.005 * sample_rate) or 1)
+    samples *= np.minimum(1, np.minimum(t, t[-1] - t) / 0.01)  # 10 ms fade in/out
+    return (0.1 * samples / (np.sqrt(np.mean(samples**2)) + 1e-9)).astype("float32")
+
+
+class SyntheticSpeakers:
+    """Says digit sequences with synthetic digits, one random voice per utterance."""
+
+    def __init__(self, sample_rate=SAMPLE_RATE):
+        self.sample_rate = sample_rate
+
+    def speak(self, digits, rng):
+        voice = random_voice(rng)
+        return [synthetic_digit(d, voice, rng, self.sample_rate) for d in digits]
+
+    def digits(self):
+        return list(range(10))
+
+
+# ---------------------------------------------------------------- composition
+
+LEADING_PAUSE_S = (0.05, 0.5)
+PAUSE_S = (0.0, 0.35)  # between digits; 0 joins them
+CLIP_GAIN_DB = 6.0  # each digit louder or softer by up to this
+LEVEL_DBFS = (-35.0, -12.0)  # RMS of the speech
+SNR_DB = (12.0, 40.0)  # speech to background noise
+# Training augmentation (`--augment`), for speakers the training set lacks:
+SPEED = (0.85, 1.18)  # one resampling factor per utterance: tempo, pitch and formants
+EQ_DB = 6.0  # a smooth random gain over frequency of up to ± this: the channel
+NOISE_ONLY = 0.05  # the fraction of utterances that are background noise alone, transcript ""
+NOISE_ONLY_S = (0.5, 8.0)  # and their durations
+
+
+def coloured_noise(count, rng):
+    """Unit-RMS noise with a random spectral slope, from white (0) to brown (f^-2 power)."""
+    size = _fft_size(count)
+    spectrum = np.fft.rfft(rng.standard_normal(size))
+    frequencies = np.maximum(np.fft.rfftfreq(size), 1.0 / size)
+    spectrum *= frequencies ** (-rng.uniform(0.0, 1.0))
+    noise = np.fft.irfft(spectrum, size)[:count]
+    return noise / (np.sqrt(np.mean(noise**2)) + 1e-12)
+
+
+def perturb_speaker(clips, rng):
+    """The clips as a new speaker says them: all resampled by one random factor, which
+    scales tempo, pitch and formants together (a shorter or longer vocal tract)."""
+    factor = rng.uniform(*SPEED)
+    return [
+        np.interp(np.arange(0, len(clip) - 1, factor), np.arange(len(clip)), clip).astype("float32")
+        for clip in clips
+    ]
+
+
+def random_equaliser(waveform, rng):
+    """`waveform` through a smooth random filter: gain in dB a sum of three cosines over frequency."""
+    size = _fft_size(len(waveform))
+    spectrum = np.fft.rfft(waveform, size)
+    position = np.linspace(0.0, np.pi, len(spectrum))
+    gain_db = sum(
+        rng.uniform(-1, 1) * np.cos(k * position + rng.uniform(0, 2 * np.pi)) for k in (1, 2, 3)
+    ) * (EQ_DB / 3)
+    return np.fft.irfft(spectrum * 10 ** (gain_db / 20), size)[: len(waveform)]
+
+
+def compose(clips, rng, sample_rate=SAMPLE_RATE, equalise=False):
+    """One utterance from digit clips: random pauses and gains, optionally a random
+    equaliser, then a random level and background noise."""
+    pieces, speech = [np.zeros(int(rng.uniform(*LEADING_PAUSE_S) * sample_rate))], []
+    for index, clip in enumerate(clips):
+        if index:
+            pieces.append(np.zeros(int(rng.uniform(*PAUSE_S) * sample_rate)))
+        speech.append(clip * 10 ** (rng.uniform(-CLIP_GAIN_DB, CLIP_GAIN_DB) / 20))
+        pieces.append(speech[-1])
+    pieces.append(np.zeros(int(rng.uniform(*LEADING_PAUSE_S) * sample_rate)))
+    waveform = np.concatenate(pieces)
+    if equalise:
+        waveform = random_equaliser(waveform, rng)
+    speech_rms = np.sqrt(np.mean(np.concatenate(speech) ** 2)) + 1e-9
+    level = 10 ** (rng.uniform(*LEVEL_DBFS) / 20)
+    noise = coloured_noise(len(waveform), rng) * level * 10 ** (-rng.uniform(*SNR_DB) / 20)
+    return np.clip(waveform * (level / speech_rms) + noise, -1.0, 1.0).astype("float32")
+
+
+def random_utterance(speakers, rng, max_digits, augment=False):
+    """An `Utterance` of 1 to `max_digits` random digits said by one of `speakers`.
+
+    With `augment`: by a perturbed speaker through a random equaliser, or in a
+    fraction `NOISE_ONLY` of utterances no digit at all, so that the model learns
+    that noise, normalised per utterance to look as loud as speech, says nothing.
+    """
+    if augment and rng.random() < NOISE_ONLY:
+        silence = np.zeros(int(rng.uniform(*NOISE_ONLY_S) * SAMPLE_RATE), "float32")
+        return Utterance(compose([silence], rng, equalise=True), np.zeros(0, "int32"))
+    choices = speakers.digits()
+    digits = [choices[i] for i in rng.integers(len(choices), size=rng.integers(1, max_digits + 1))]
+    clips = speakers.speak(digits, rng)
+    if augment:
+        clips = perturb_speaker(clips, rng)
+    return Utterance(compose(clips, rng, equalise=augment), np.array(digits, dtype="int32"))
+

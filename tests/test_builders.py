@@ -1,0 +1,39 @@
+"""zoo.builders: the named cells and the probability mixture."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from zoo.builders import CELLS, GREFF_CELLS, ProbabilityMixture
+
+
+@pytest.mark.parametrize("name", sorted(GREFF_CELLS))
+def test_variant_config_round_trip(name):
+    layer = CELLS[name](3, return_sequences=True)
+    config = layer.get_config()
+    clone = zoo.LSTM.from_config(config)
+    assert clone.get_config() == config
+    for option, value in GREFF_CELLS[name].items():
+        assert config[option] == value
+
+
+@pytest.mark.parametrize("good_branch, weight", [(0, 1.0), (1, 0.0)])
+def test_mixture_weight_goes_to_the_branch_that_generalises(good_branch, weight):
+    labels = np.array([0, 1, 1, 0, 1])
+    right = np.eye(2)[labels] * 0.9 + 0.05  # confident and right
+    wrong = np.eye(2)[1 - labels] * 0.9 + 0.05  # confident and wrong (an overfitted branch)
+    branches = [right, wrong] if good_branch == 0 else [wrong, right]
+    mixture = ProbabilityMixture()
+    mixture([tf.constant(b) for b in branches])
+    assert mixture.fit(*branches, labels) == weight
+    np.testing.assert_allclose(mixture(branches), weight * branches[0] + (1 - weight) * branches[1])
+
+
+def test_mixture_weight_in_between_when_both_help():
+    labels = np.array([0, 1, 0, 1])
+    first = np.array([[0.9, 0.1], [0.4, 0.6], [0.4, 0.6], [0.1, 0.9]])  # wrong on the third
+    second = np.array([[0.4, 0.6], [0.1, 0.9], [0.9, 0.1], [0.4, 0.6]])  # wrong on the first
+    mixture = ProbabilityMixture()
+    mixture([tf.constant(first), tf.constant(second)])
+    assert 0.0 < mixture.fit(first, second, labels) < 1.0

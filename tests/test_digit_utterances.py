@@ -1,0 +1,68 @@
+"""tasks._digit_utterances: speakers, the digit synthesiser, composition and augmentation."""
+
+import numpy as np
+import pytest
+
+from tasks import _digit_utterances as du
+from tests.conftest import SPEECH_RATE as RATE, tone
+from zoo.data import Clip
+
+
+def test_composed_utterances_hold_their_digits_from_one_speaker():
+    # Speaker "a" says digit d as d + 1 samples of value 0.1, speaker "b" as value -0.1.
+    clips = [
+        Clip(d, speaker, 0, np.full(400 * (d + 1), 0.1 if speaker == "a" else -0.1, "float32"))
+        for d in range(10) for speaker in ("a", "b")
+    ]
+    speakers = du.RecordedSpeakers(clips)
+    rng = np.random.default_rng(0)
+    counts = set()
+    for _ in range(60):
+        digits = list(rng.integers(10, size=rng.integers(1, 8)))
+        said = speakers.speak(digits, rng)
+        assert [len(c) // 400 - 1 for c in said] == digits
+        assert len({float(np.sign(c[0])) for c in said}) == 1  # one speaker
+        waveform = du.compose(said, rng)
+        speech = sum(len(c) for c in said)
+        lower = speech + 2 * int(du.LEADING_PAUSE_S[0] * RATE)
+        upper = speech + 2 * int(du.LEADING_PAUSE_S[1] * RATE) + (len(said) - 1) * int(du.PAUSE_S[1] * RATE)
+        assert lower <= len(waveform) <= upper and waveform.dtype == np.float32
+        assert np.abs(waveform).max() <= 1.0
+        utterance = du.random_utterance(speakers, rng, max_digits=7)
+        counts.add(len(utterance.labels))
+        assert utterance.labels.dtype == np.int32 and set(utterance.labels) <= set(range(10))
+    assert counts == set(range(1, 8))
+
+
+def test_augmentation_perturbs_the_speaker_and_channel():
+    rng = np.random.default_rng(0)
+    clips = [tone(0.5), tone(0.25)]
+    perturbed = du.perturb_speaker(clips, rng)
+    factor = len(clips[0]) / len(perturbed[0])
+    assert du.SPEED[0] <= factor <= du.SPEED[1] and len(perturbed[1]) == pytest.approx(len(clips[1]) / factor, abs=1)
+    spectrum = np.abs(np.fft.rfft(perturbed[0]))  # the 440 Hz tone moves by the same factor
+    assert np.fft.rfftfreq(len(perturbed[0]), 1 / RATE)[spectrum.argmax()] == pytest.approx(440 * factor, abs=3)
+    noise_only = [du.random_utterance(du.SyntheticSpeakers(), rng, 7, augment=True) for _ in range(100)]
+    empty = [u for u in noise_only if len(u.labels) == 0]
+    assert 1 <= len(empty) <= 15 and all(np.abs(u.waveform).max() > 0 for u in empty)
+    equalised = du.random_equaliser(clips[0], rng)
+    assert len(equalised) == len(clips[0])
+    gain_db = 20 * np.log10(np.sqrt(np.mean(equalised**2) / np.mean(clips[0] ** 2)))
+    assert abs(gain_db) <= du.EQ_DB
+
+
+def test_synthetic_digits_are_seeded_and_not_told_apart_by_duration():
+    def clips(seed):
+        rng = np.random.default_rng(seed)
+        return [(d, du.synthetic_digit(d, du.random_voice(rng), rng)) for d in range(10) for _ in range(20)]
+
+    first, again = clips(3), clips(3)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(first, again))
+    assert not np.array_equal(first[0][1], clips(4)[0][1])
+    assert all(np.isfinite(c).all() and np.sqrt(np.mean(c**2)) == pytest.approx(0.1, rel=1e-3) for _, c in first)
+    # The best duration-only classifier (nearest digit mean) is far from perfect.
+    durations = np.array([len(c) for _, c in first], dtype=float)
+    digits = np.array([d for d, _ in first])
+    means = np.array([durations[digits == d].mean() for d in range(10)])
+    nearest = np.abs(durations[:, None] - means[None]).argmin(axis=1)
+    assert np.mean(nearest == digits) < 0.5

@@ -1,0 +1,55 @@
+"""The `zoo serve` command (`zoo.serve`): the console script and `python -m zoo.serve`, SIGTERM, bad flags."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import grpc
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+from tests.conftest import RestClient, free_port, wait_for
+from zoo.serve import main
+
+
+def test_zoo_serve_command_serves_the_base_folder(tiny_exports):
+    export = tiny_exports["sentiment"]
+    port, grpc_port = free_port(), free_port()
+    console_script = os.path.join(os.path.dirname(sys.executable), "zoo")
+    command = [console_script] if os.path.exists(console_script) else [sys.executable, "-m", "zoo.serve"]
+    process = subprocess.Popen(
+        command + ["serve", "--port", str(port), "--grpc-port", str(grpc_port),
+                   "--model-base-path", str(export.path.parent.parent)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    try:
+        client = RestClient(port)
+        path = f"/v1/models/{export.path.parent.name}"
+        assert wait_for(client, path, process)[0] == 200
+        assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:  # the same models over gRPC
+            request = predict_pb2.PredictRequest()
+            request.model_spec.name = export.path.parent.name
+            request.inputs["text"].CopyFrom(tf.make_tensor_proto(["a fine film"]))
+            response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+            assert tf.make_ndarray(response.outputs["probabilities"]).shape == (1, 2)
+    finally:
+        # SIGTERM, as `docker stop` sends (SIGINT is ignored where the suite runs in the background)
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=30)  # reads the pipe: a full one would block the server
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            pytest.fail(f"zoo serve did not stop within 30 s of SIGTERM; its output:\n{output[-3000:]}")
+    assert "zoo serve: stopped" in output and process.returncode == 0
+
+
+def test_zoo_serve_without_the_base_folder_says_so(tmp_path):
+    with pytest.raises(SystemExit, match=r"zoo serve: --model-base-path .*missing: no such folder"):
+        main(["serve", "--model-base-path", str(tmp_path / "missing")])

@@ -1,0 +1,145 @@
+"""train.py: the CLI composing fit, export and finish; flags generated from the task tables."""
+
+import json
+
+import pytest
+import tensorflow as tf
+
+import train
+import zoo
+from zoo.export import METADATA_FILE, versions
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+TINY = [
+    "--epochs", "1", "--units", "8", "--embedding-dim", "8", "--sequence-length", "24",
+    "--batch-size", "32", "--quiet",
+]
+
+
+def test_train_py_trains_evaluates_and_exports_a_raw_text_model(tmp_path, capsys):
+    runs, exports = tmp_path / "runs", tmp_path / "saved_models"
+    train.main(TINY + [
+        "--task", "sentiment", "--cell", "gru", "--data", "synthetic", "--synthetic-train-size", "300",
+        "--ngrams", "2", "--output-dir", str(runs), "--export-dir", str(exports),
+    ])
+    (run_dir,) = runs.iterdir()
+    assert not run_dir.name.endswith(".partial")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_examples"] == 2000
+    assert {"test_auc", "test_f1", "parameters", "train_seconds"} <= set(metrics)
+    # the default model mixes its two branches; each one's accuracy is kept for the record
+    assert 0.0 <= metrics["mixture_weight_recurrent"] <= 1.0
+    assert {"test_accuracy_recurrent", "test_accuracy_ngrams"} <= set(metrics)
+    assert (run_dir / "logs").is_dir() and (run_dir / "model.keras").exists()
+
+    model_dir = exports / "sentiment-gru"
+    assert versions(model_dir) == [1]
+    metadata = json.loads((model_dir / "1" / "assets.extra" / METADATA_FILE).read_text())
+    assert metadata["task"] == "sentiment" and metadata["config"]["cell"] == "gru"
+    assert metadata["test_metrics"]["test_accuracy"] == metrics["test_accuracy"]
+
+    serve = tf.saved_model.load(str(model_dir / "1")).signatures["serving_default"]
+    outputs = serve(text=tf.constant(["the plot was not good , but the cast was great .", ""]))
+    assert outputs["probabilities"].shape == (2, 2)
+    assert set(outputs["label"].numpy()) <= {b"negative", b"positive"}
+    empty = serve(text=tf.constant([], tf.string))
+    assert empty["probabilities"].shape == (0, 2)
+    assert "sentiment data: synthetic" in capsys.readouterr().out
+
+
+def test_second_export_gets_the_next_version(tmp_path):
+    args = TINY + ["--data", "synthetic", "--synthetic-train-size", "200",
+                   "--output-dir", str(tmp_path / "runs"), "--export-dir", str(tmp_path / "sm")]
+    train.main(args)
+    train.main(args + ["--cell", "gru"])
+    assert versions(tmp_path / "sm" / "sentiment-gru") == [1, 2]
+
+
+def test_train_py_reports_bad_data_without_traceback(tmp_path):
+    write(tmp_path / "train.csv", "words,label\na,1\n")
+    write(tmp_path / "test.csv", "words,label\na,1\n")
+    with pytest.raises(SystemExit, match=r"train.py: .*train.csv: no column\(s\) \['text'\]"):
+        train.main(["--data", "csv", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "r")])
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_help_documents_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--task", "--cell", "--data", "--data-dir", "--epochs", "--resume",
+                 "--vocabulary-size", "--sequence-length", "--bidirectional"):
+        assert flag in text
+
+
+@pytest.mark.parametrize("task_name", ["sentiment", "forecasting", "ctc_speech"])
+def test_help_shows_every_hyperparameter_with_its_default(task_name, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # no wrapping inside a help text (textwrap splits at hyphens)
+    with pytest.raises(SystemExit):
+        train.main(["--task", task_name, "--help"])
+    text = capsys.readouterr().out
+    for row in zoo.get_task(task_name).hyperparameters:
+        assert row.flag in text
+        assert f"(default: {row.default_text()})" in text
+    assert "(default: sentiment)" in text  # --task's own default
+
+
+def test_a_flag_of_the_wrong_type_is_refused_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--epochs", "many", "--output-dir", str(tmp_path)])
+    assert "--epochs: invalid int value: 'many'" in capsys.readouterr().err
+    assert not (tmp_path / "sentiment-gru").exists() and not list(tmp_path.iterdir())
+
+
+def test_resume_without_an_unfinished_run_says_so(tmp_path):
+    with pytest.raises(SystemExit, match="--resume: no unfinished run of sentiment-lstm in"):
+        train.main(["--resume", "--cell", "lstm", "--output-dir", str(tmp_path)])
+
+
+def test_resume_continues_an_interrupted_run_from_its_last_epoch(tmp_path, monkeypatch):
+    import keras
+
+    runs, exports = tmp_path / "runs", tmp_path / "saved_models"
+    flags = [
+        "--task", "sentiment", "--data", "synthetic", "--synthetic-train-size", "200", "--units", "4",
+        "--embedding-dim", "4", "--sequence-length", "16", "--batch-size", "64", "--quiet",
+        "--output-dir", str(runs), "--export-dir", str(exports),
+    ]
+
+    def interrupt_after_first_epoch(self, epoch, logs=None):
+        raise KeyboardInterrupt  # after BackupAndRestore (earlier in the list) saved epoch 0
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks.TerminateOnNaN, "on_epoch_end", interrupt_after_first_epoch)
+        with pytest.raises(KeyboardInterrupt):
+            train.main(flags + ["--epochs", "3"])
+    (partial,) = runs.iterdir()
+    assert partial.name.endswith(".partial") and not exports.exists()
+
+    train.main(flags + ["--epochs", "3", "--resume"])
+    (finished,) = runs.iterdir()
+    assert finished.name == partial.name.removesuffix(".partial")
+    history = json.loads((finished / "history.json").read_text())
+    assert len(history["loss"]) == 2  # epochs 2 and 3 only: epoch 1 came from the backup
+    assert json.loads((finished / "metrics.json").read_text())["epochs_trained"] == 3
+    assert (exports / "sentiment-gru" / "1").is_dir()
+
+
+def test_init_from_an_unknown_name_lists_the_known_models(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match=r"train.py: no model named 'sentiment-imbd-gru'; known models: \["):
+        train.main(["--init-from", "sentiment-imbd-gru", "--output-dir", str(tmp_path / "runs")])
+    assert not (tmp_path / "runs").exists()
+
+
+def test_init_from_a_model_of_another_task_is_refused(tiny_exports, tmp_path):
+    forecaster = tiny_exports["forecasting"].path.parent
+    with pytest.raises(SystemExit, match=rf"train.py: --init-from {forecaster}: it is a forecasting model; "
+                                         r"--task sentiment starts from a sentiment model"):
+        train.main(["--task", "sentiment", "--init-from", str(forecaster), "--output-dir", str(tmp_path)])
+    assert not list(tmp_path.iterdir())

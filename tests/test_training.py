@@ -1,0 +1,90 @@
+"""The training loop: fit returns what it built, export writes a version, finish completes the run."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+import zoo.task
+from zoo.export import versions
+from zoo.training import FIGURE_FILE, PARTIAL, copy_weights, export, finish, fit
+
+TINY = dict(data="synthetic", synthetic_train_size=64, synthetic_test_size=16, vocabulary_size=50,
+            sequence_length=12, embedding_dim=4, units=4, epochs=1, batch_size=16)
+
+
+def test_fit_returns_the_model_data_history_and_metrics_and_export_and_finish_complete_the_run(tmp_path):
+    task = zoo.task.get_task("sentiment")
+    config = zoo.task.resolve_config(task, **TINY)
+    run = fit(task, config, output_dir=tmp_path / "runs", verbose=0)
+
+    assert run.run_dir.name.endswith(PARTIAL) and run.run_dir.parent == tmp_path / "runs"
+    assert run.config == {**config, "ngrams": 0}  # resolved: the synthetic corpus has no n-gram branch
+    assert config["ngrams"] is None  # the caller's config is not rewritten
+    assert len(run.history["loss"]) == 1 and run.metrics["epochs_trained"] == 1
+    assert run.metrics["parameters"] == run.model.count_params()
+    assert run.data.info["source"] == "synthetic"
+    texts, _ = next(iter(run.data.test))
+    assert run.model(texts).shape == (16, 2)
+
+    assert json.loads((run.run_dir / "config.json").read_text()) == run.config
+    options = json.loads((run.run_dir / "run.json").read_text())
+    assert options["verbose"] == 0 and options["task"] == "sentiment"
+    assert not set(options) & {"units", "epochs"} and "verbose" not in run.config
+    assert json.loads((run.run_dir / "metrics.json").read_text()) == run.metrics
+    assert (run.run_dir / FIGURE_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the task's ROC picture
+
+    path = export(task, run, tmp_path / "saved_models")
+    assert path == tmp_path / "saved_models" / "sentiment-gru" / "1"
+    assert export(task, run, tmp_path / "saved_models", model_name="mine").parent.name == "mine"
+    assert versions(tmp_path / "saved_models" / "sentiment-gru") == [1]
+
+    final = finish(run)
+    assert final == run.run_dir and final.name == run.run_dir.name and not final.name.endswith(PARTIAL)
+    assert (final / "model.keras").exists()
+
+
+def test_fit_takes_data_the_caller_built(tmp_path):
+    task = zoo.task.get_task("sentiment")
+    config = zoo.task.resolve_config(task, **TINY)
+    data = task.build_inputs(config)
+    data.train = data.train.take(1)
+    run = fit(task, config, output_dir=tmp_path, verbose=0, data=data)
+    assert run.data is data
+    assert np.isfinite(run.history["loss"][0])
+
+
+def test_init_from_copies_the_parents_vocabularies_and_weights(tmp_path):
+    task = zoo.task.get_task("sentiment")
+    config = zoo.task.resolve_config(task, **{**TINY, "ngrams": 2})
+    parent_run = fit(task, config, output_dir=tmp_path / "runs", verbose=0)
+    parent = zoo.load(export(task, parent_run, tmp_path / "saved_models"))
+
+    data = task.build_inputs(zoo.task.resolve_config(task, **{**TINY, "ngrams": 2, "seed": 1}))
+    model = task.build_model(parent_run.config, data, parent=parent)
+    copy_weights(parent, model)
+    assert model.get_layer("vectorizer").get_vocabulary() == parent_run.model.get_layer("vectorizer").get_vocabulary()
+    assert (model.get_layer("ngram_vectorizer").get_vocabulary()
+            == parent_run.model.get_layer("ngram_vectorizer").get_vocabulary())
+    texts = ["the plot was not good , but the cast was great .", "a dull film", ""]
+    np.testing.assert_allclose(model(tf.constant(texts))["probabilities"], parent(text=texts)["probabilities"],
+                               rtol=0, atol=1e-6)
+
+    run = fit(task, parent_run.config, output_dir=tmp_path / "runs", verbose=0, data=data, init_from=parent)
+    assert run.parent == {"name": "sentiment-gru", "version": 1}
+    child = zoo.load(export(task, run, tmp_path / "saved_models", model_name="child"))
+    assert child.metadata["parent"] == {"name": "sentiment-gru", "version": 1}
+
+
+def test_init_from_a_model_of_another_architecture_is_refused(tmp_path):
+    task = zoo.task.get_task("sentiment")
+    parent_run = fit(task, zoo.task.resolve_config(task, **TINY), output_dir=tmp_path, verbose=0)
+    parent = zoo.load(export(task, parent_run, tmp_path / "saved_models"))
+    wider = {**parent_run.config, "units": 6}
+    model = task.build_model(wider, parent_run.data, parent=parent)
+    with pytest.raises(ValueError, match=r"--init-from .*sentiment-gru/1: its weights do not fit this model: "
+                                         r"encoder_bigru_0/forward_encoder_gru_0/gru_cell/kernel \(4, 18\) "
+                                         r"\(parent: \(4, 12\)\)"):
+        copy_weights(parent, model)

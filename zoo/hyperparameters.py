@@ -1,0 +1,118 @@
+"""Hyperparameter tables: the one place each hyperparameter's default, type and help live.
+
+A task lists its hyperparameters as `Hyperparameter` rows: the ones every task has
+(`shared(...)`, with the task's own defaults) plus its own. From that table come
+the task's config (`defaults`, `resolve`), its command-line flags (`add_arguments`,
+each help ending in the default) and the check of every override.
+
+    HYPERPARAMETERS = shared(epochs=4, batch_size=64, ...) + [
+        Hyperparameter("vocabulary_size", 30000, int, "tokens kept, most frequent in train"),
+    ]
+"""
+
+import argparse
+import dataclasses
+
+REQUIRED = object()  # a shared hyperparameter whose default each task must give
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameter:
+    name: str  # the config key; the flag is --name-with-dashes
+    default: object  # None: decided later (by the data, see `auto`)
+    type: type = str  # int, float, str or bool
+    help: str = ""
+    auto: str = ""  # what a None default means, for the help text ("by data: ...")
+    choices: tuple = None
+
+    @property
+    def flag(self):
+        return "--" + self.name.replace("_", "-")
+
+    def default_text(self):
+        if self.default is None:
+            return self.auto or "none"
+        if self.type is bool:
+            return "on" if self.default else "off"
+        return str(self.default)
+
+
+# Every task has these; `shared()` fills in the task's defaults.
+SHARED = (
+    Hyperparameter("cell", "gru", str, "recurrent cell (zoo.builders.CELLS)"),
+    Hyperparameter("data", None, str, "data source, per task (e.g. imdb, csv, synthetic)",
+                   auto="the real data when --data-dir has it, else synthetic"),
+    Hyperparameter("data_dir", None, str, "folder (or file) with the data for --data"),
+    Hyperparameter("epochs", REQUIRED, int, "maximum epochs (early stopping on validation)"),
+    Hyperparameter("batch_size", REQUIRED, int, "examples per training step (the global batch)"),
+    Hyperparameter("learning_rate", REQUIRED, float, "peak Adam learning rate (cosine decay)"),
+    Hyperparameter("units", REQUIRED, int, "units per recurrent layer (per direction)"),
+    Hyperparameter("num_layers", REQUIRED, int, "stacked recurrent layers"),
+    Hyperparameter("bidirectional", REQUIRED, bool, "wrap each recurrent layer in Bidirectional"),
+    Hyperparameter("dropout", REQUIRED, float, "dropout rate (where the task applies it)"),
+    Hyperparameter("patience", REQUIRED, int, "epochs without improvement before early stopping"),
+    Hyperparameter("clipnorm", 1.0, float, "clip each step's gradients to this global norm"),
+    Hyperparameter("seed", 0, int, "random seed for data order, weights, dropout"),
+)
+
+
+def shared(**defaults):
+    """The shared rows with this task's defaults; every REQUIRED one must be given."""
+    known = {row.name for row in SHARED}
+    unknown = set(defaults) - known
+    if unknown:
+        raise ValueError(f"not shared hyperparameters: {sorted(unknown)}; shared: {sorted(known)}.")
+    rows = [dataclasses.replace(row, default=defaults.get(row.name, row.default)) for row in SHARED]
+    missing = [row.name for row in rows if row.default is REQUIRED]
+    if missing:
+        raise ValueError(f"a task must give defaults for {missing}.")
+    return rows
+
+
+def defaults(table):
+    return {row.name: row.default for row in table}
+
+
+def resolve(table, owner, **overrides):
+    """A new config: the table's defaults with the given non-None overrides, each checked.
+
+    Raises ValueError naming the hyperparameter for an unknown name, a value of the
+    wrong type or one outside its choices.
+    """
+    rows = {row.name: row for row in table}
+    unknown = set(overrides) - set(rows)
+    if unknown:
+        raise ValueError(
+            f"Unknown hyperparameter(s) {sorted(unknown)} for {owner}; known: {sorted(rows)}."
+        )
+    config = defaults(table)
+    for name, value in overrides.items():
+        if value is not None:
+            config[name] = check_value(rows[name], value)
+    return config
+
+
+def check_value(row, value):
+    """`value` as the row's type (an int is a float too); ValueError naming the flag otherwise."""
+    kind = row.type
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{row.flag} {value!r}: expected {kind.__name__}.")
+    if row.choices and value not in row.choices:
+        raise ValueError(f"{row.flag} {value!r}: choose one of {list(row.choices)}.")
+    return value
+
+
+def add_arguments(parser, table, title=None):
+    """One flag per row (default None, so only what the user sets overrides the table)."""
+    group = parser.add_argument_group(title) if title else parser
+    for row in table:
+        help_text = f"{row.help} (default: {row.default_text()})".lstrip()
+        if row.type is bool:
+            group.add_argument(row.flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=help_text)
+        else:
+            group.add_argument(row.flag, type=row.type, default=None, choices=row.choices,
+                               metavar=row.name.upper() if not row.choices else None, help=help_text)
+    return parser
