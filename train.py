@@ -8,15 +8,17 @@ and `metrics.json`; the SavedModel goes to `saved_models/<task>-<cell>/<version>
 
 import argparse
 import os
+import shlex
+import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import zoo  # noqa: E402
-from zoo import hyperparameters  # noqa: E402
+from zoo import cards, hyperparameters  # noqa: E402
 from zoo.loading import SavedModel  # noqa: E402
 from zoo.task import get_task, list_tasks, resolve_config  # noqa: E402
-from zoo.training import export, finish, fit, latest_partial_run  # noqa: E402
+from zoo.training import FIGURE_FILE, export, finish, fit, latest_partial_run  # noqa: E402
 
 RUN_OPTIONS = ("task", "output_dir", "export_dir", "resume", "quiet", "init_from")
 
@@ -62,6 +64,24 @@ def parent_hyperparameters(parent, task):
     return {key: value for key, value in parent.metadata.get("config", {}).items() if key in names}
 
 
+def write_fine_tuned_card(run, version_dir, command):
+    """The card of a fine-tuned model, naming its parent, in the run and the model folder."""
+    parent = f"`{run.parent['name']}` version {run.parent['version']}"
+    facts = {
+        "summary": f"{run.task.name} model fine-tuned from {parent} on {run.data.info.get('source')} data.",
+        "task_line": run.task.name, "data": [("data", run.data.description)],
+        "architecture": f"as its parent ({run.config['cell']}, {run.config['units']} units)",
+        "command": shlex.join(command), "build_seconds": run.metrics["train_seconds"], "parent": parent,
+        "baseline_header": ("model", "note"), "baselines": [(parent, "see its card")],
+        "not_for": ["Data unlike the data above: measured only on its test split."],
+        "picture": FIGURE_FILE, "picture_caption": "the run's picture", "examples": {},
+    }
+    card = cards.render(zoo.load(version_dir), facts)
+    for folder in (run.run_dir, version_dir.parent):
+        (folder / cards.CARD_FILE).write_text(card)
+    shutil.copy(run.run_dir / FIGURE_FILE, version_dir.parent / FIGURE_FILE)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     task_name = argparse.ArgumentParser(add_help=False)
@@ -83,7 +103,9 @@ def main(argv=None):
             resume = latest_partial_run(run_options["output_dir"], task.name, config["cell"])
         run = fit(task, config, run_options["output_dir"], resume, verbose=2 if run_options["quiet"] else 1,
                   init_from=parent)
-        export(task, run, run_options["export_dir"])
+        path = export(task, run, run_options["export_dir"])
+        if parent is not None:
+            write_fine_tuned_card(run, path, ["python", "train.py", *argv])
         finish(run)
     except (ValueError, FileNotFoundError, FloatingPointError) as error:
         sys.exit(f"train.py: {error}")

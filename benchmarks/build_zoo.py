@@ -316,6 +316,34 @@ def greedy_text(symbols, alphabet):
     return text
 
 
+HEADLINE = {"sentiment": ("test_accuracy", "IMDB test accuracy"), "forecasting": ("owa", "M4 Hourly OWA"),
+            "ctc_speech": ("cer", "FSDD by-take CER")}
+
+
+def write_index(present):
+    """saved_models/README.md: one line per shipped model, linking its card."""
+    rows = []
+    for name, entry in present.items():
+        model = zoo.load(catalog.SHIPPED_DIR / name)
+        key, label = HEADLINE[entry["task"]]
+        rows.append((f"[`{name}`]({name}/README.md)", entry["task"], entry["cell"].upper(),
+                     f"{label} {cards.format_metric(model.metadata['test_metrics'][key])}",
+                     f"{cards.size_on_disk(catalog.SHIPPED_DIR / name) / 1e6:.1f} MB"))
+    text = "\n".join([
+        "# The zoo's shipped models",
+        "",
+        "Trained on the real data by `python benchmarks/build_zoo.py --data-dir ../shared/data`, in TF",
+        "Serving's layout; each folder has its card (README.md) and picture. `zoo.list_models()` lists",
+        "them, `zoo.load(NAME)` loads one, `zoo serve` serves them all, and `models.config` lists them",
+        "for the TF Serving container (`-v \"$PWD/saved_models:/models\"`). Your own exports land",
+        "here too (not tracked by git); an export never takes a shipped model's name.",
+        "",
+        *cards.markdown_table(("model", "task", "cell", "test metric", "size"), rows),
+        "",
+    ])
+    (catalog.SHIPPED_DIR / "README.md").write_text(text)
+
+
 # ------------------------------------------------------------------------- main
 
 
@@ -350,6 +378,7 @@ def main():
                if (catalog.SHIPPED_DIR / spec.name).is_dir()}
     write_manifest(catalog.SHIPPED_DIR, present)
     write_models_config(catalog.SHIPPED_DIR, DOCKER_PREFIX)
+    write_index(present)
     print(f"build_zoo: {len(present)} shipped models, {(time.perf_counter() - start) / 60:.1f} min", flush=True)
 
 

@@ -29,7 +29,7 @@ import tensorflow as tf
 from sklearn import metrics as sk_metrics
 
 from zoo import plots
-from zoo.builders import MaskedMeanMaxPooling, ProbabilityMixture, recurrent_stack
+from zoo.builders import MaskedMeanMaxPooling, ProbabilityMixture, recurrent_stack, standardize_text
 from zoo.data import find_table, read_table
 from zoo.ngrams import NaiveBayesLogits, log_count_ratios
 from zoo.hyperparameters import Hyperparameter, shared
@@ -293,6 +293,7 @@ class SentimentTask(Task):
         vectorizer = keras.layers.TextVectorization(
             max_tokens=config["vocabulary_size"],
             output_sequence_length=config["sequence_length"],
+            standardize=standardize_text,
             vocabulary=vocabulary,
             name="vectorizer",
         )
@@ -324,6 +325,7 @@ class SentimentTask(Task):
             ngrams=config["ngrams"],
             output_mode="multi_hot",
             sparse=True,
+            standardize=standardize_text,
             vocabulary=vocabulary,
             name="ngram_vectorizer",
         )

@@ -37,3 +37,18 @@ def test_mixture_weight_in_between_when_both_help():
     mixture = ProbabilityMixture()
     mixture([tf.constant(first), tf.constant(second)])
     assert 0.0 < mixture.fit(first, second, labels) < 1.0
+
+
+def test_standardized_vocabularies_survive_a_keras_file_round_trip(tmp_path):
+    import keras
+
+    from zoo.builders import standardize_text
+
+    texts = tf.constant(["Great film\x85 really, GREAT!", "a dull\u2028film", "so-so\r\nfilm"])
+    assert standardize_text(texts).numpy().tolist() == [b"great film  really great", b"a dull film", b"soso \nfilm"]
+    text = keras.Input(shape=(), dtype="string")
+    vectorizer = keras.layers.TextVectorization(standardize=standardize_text, output_sequence_length=4)
+    vectorizer.adapt(texts)
+    keras.Model(text, vectorizer(text)).save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")  # U+0085 in a term made this fail
+    np.testing.assert_array_equal(loaded(texts), vectorizer(texts))

@@ -143,3 +143,21 @@ def test_init_from_a_model_of_another_task_is_refused(tiny_exports, tmp_path):
                                          r"--task sentiment starts from a sentiment model"):
         train.main(["--task", "sentiment", "--init-from", str(forecaster), "--output-dir", str(tmp_path)])
     assert not list(tmp_path.iterdir())
+
+
+def test_fine_tuning_from_an_export_records_its_parent_in_metadata_and_card(tmp_path):
+    runs, exports = tmp_path / "runs", tmp_path / "saved_models"
+    train.main(TINY + ["--data", "synthetic", "--synthetic-train-size", "200", "--ngrams", "2",
+                       "--output-dir", str(runs), "--export-dir", str(exports)])
+    rows = "".join(f"{text},{label}\n" for text, label in [("a fine film", "positive"), ("a dull film", "negative")] * 20)
+    (tmp_path / "csv").mkdir()
+    write(tmp_path / "csv" / "train.csv", "text,label\n" + rows)
+    write(tmp_path / "csv" / "test.csv", "text,label\n" + rows)
+    train.main(["--init-from", str(exports / "sentiment-gru"), "--data", "csv", "--data-dir", str(tmp_path / "csv"),
+                "--epochs", "1", "--quiet", "--output-dir", str(runs), "--export-dir", str(exports)])
+    child = zoo.load(exports / "sentiment-gru")
+    assert child.version == 2 and child.metadata["parent"] == {"name": "sentiment-gru", "version": 1}
+    assert child.metadata["config"]["units"] == 8 and child.metadata["config"]["ngrams"] == 2  # the parent's
+    card = (exports / "sentiment-gru" / "README.md").read_text()
+    assert "fine-tuned from | `sentiment-gru` version 1" in card
+    assert (exports / "sentiment-gru" / "figure.png").exists()

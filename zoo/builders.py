@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from zoo.layers import GRU, LSTM
@@ -28,6 +29,22 @@ GREFF_CELLS = {
 CELLS.update(
     {name: (lambda units, options=options, **kw: LSTM(units, **options, **kw)) for name, options in GREFF_CELLS.items()}
 )
+
+
+# Keras's default text standardization: lower case, punctuation stripped.
+PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+# Where str.splitlines() breaks a line besides "\n". Keras saves a vocabulary one term per
+# line and reads it back with str.splitlines() (IndexLookup.load_assets), so a term holding
+# one of these (IMDB reviews hold U+0085) comes back as two and the .keras file cannot be
+# loaded ("The passed vocabulary has at least one repeated term").
+LINE_BOUNDARIES = "[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+def standardize_text(texts):
+    """Keras's "lower_and_strip_punctuation", with line boundaries turned into spaces first."""
+    texts = tf.strings.regex_replace(texts, LINE_BOUNDARIES, " ")
+    return tf.strings.regex_replace(tf.strings.lower(texts), PUNCTUATION, "")
 
 
 def recurrent_layer(cell, units, **kwargs):
