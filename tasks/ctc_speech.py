@@ -55,11 +55,12 @@ import numpy as np
 import tensorflow as tf
 
 from tasks._digit_utterances import DIGITS, SAMPLE_RATE, RecordedSpeakers, SyntheticSpeakers, random_utterance
+from zoo import plots
 from zoo.audio import ConvSubsampling, LogMelSpectrogram, SpecAugment
 from zoo.builders import recurrent_stack
 from zoo.ctc import CTCLoss, GreedyErrorRate, PadAsBlank, check_alphabet, ctc_decode, decode_labels, error_rates
 from zoo.data import fsdd_is_available, load_fsdd, load_transcribed_wavs, split_fsdd
-from zoo.hyperparameters import Hyperparameter, shared
+from zoo.hyperparameters import Hyperparameter, share, shared
 from zoo.streaming import StreamingRecognizer, can_stream, output_frame_samples, output_lengths
 from zoo.task import Data, Task, register_task
 
@@ -200,7 +201,8 @@ class CtcSpeechTask(Task):
         Hyperparameter("augment", True, bool,
                        "train on perturbed speakers (speed/formant scale) through random equalisers"),
         Hyperparameter("spec_augment", False, bool, "in training, mask random mel bands and frame spans"),
-        Hyperparameter("validation_fraction", 0.1, float, "share of train.csv held out (--data wavs)"),
+        Hyperparameter("validation_fraction", 0.1, float, "share of train.csv held out (--data wavs)",
+                       check=share),
         Hyperparameter("max_seconds", 30.0, float, "longest --data wavs file accepted"),
         Hyperparameter("num_mel_bins", 40, int, "log-mel bins"),
         Hyperparameter("normalization", None, str,
@@ -311,6 +313,22 @@ class CtcSpeechTask(Task):
             beam_width=config["beam_width"],
         )
         return metrics
+
+    def figure(self, model, data, config):
+        """Per-frame posteriors of the longest transcript in the last test batch, with its greedy text."""
+        alphabet = data.info["alphabet"]
+        for inputs, labels in data.test:  # batches grow longer towards the end
+            pass
+        row = int(np.argmax(np.sum(labels.numpy() >= 0, axis=1)))
+        outputs = _inference_function(model, alphabet, 1)(inputs["waveform"][row : row + 1],
+                                                          inputs["length"][row : row + 1])
+        frames = int(outputs["frame_lengths"][0])
+        probabilities = tf.nn.softmax(outputs["logits"][0, :frames]).numpy()
+        return plots.posteriors_figure(
+            probabilities, alphabet, output_frame_samples(model) / SAMPLE_RATE,
+            reference=decode_labels(labels[row].numpy(), alphabet), hypothesis=outputs["text"][0].numpy().decode(),
+            title=f"{data.info['source']} test utterance: {self.name}-{config['cell']}",
+        )
 
     # -- export
 

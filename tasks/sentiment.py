@@ -32,7 +32,7 @@ from zoo import plots
 from zoo.builders import MaskedMeanMaxPooling, ProbabilityMixture, recurrent_stack, standardize_text
 from zoo.data import find_table, read_table
 from zoo.ngrams import NaiveBayesLogits, log_count_ratios
-from zoo.hyperparameters import Hyperparameter, shared
+from zoo.hyperparameters import Hyperparameter, non_negative, rate, share, shared
 from zoo.task import Data, Task, register_task
 
 # ----------------------------------------------------------------------- data
@@ -198,17 +198,18 @@ class SentimentTask(Task):
         Hyperparameter("label_column", "label", str, "label column of --data csv files"),
         Hyperparameter("synthetic_train_size", 8000, int, "texts in the synthetic corpus's train split"),
         Hyperparameter("synthetic_test_size", 2000, int, "texts in the synthetic corpus's test split"),
-        Hyperparameter("validation_fraction", 0.1, float, "share of train held out for validation"),
+        Hyperparameter("validation_fraction", 0.1, float, "share of train held out for validation", check=share),
         Hyperparameter("vocabulary_size", 30000, int, "tokens kept, most frequent in train"),
         Hyperparameter("sequence_length", 400, int, "tokens per text; longer texts are cut"),
         Hyperparameter("embedding_dim", 128, int, "word embedding size"),
-        Hyperparameter("embedding_dropout", 0.25, float, "dropout of whole embedding channels"),
+        Hyperparameter("embedding_dropout", 0.25, float, "dropout of whole embedding channels", check=rate),
         Hyperparameter(
             "ngrams", None, int, "add a bag-of-1..N-grams branch mixed with the recurrent one (0: none)",
-            auto=f"{NGRAMS_ON_TEXT} on imdb and csv data, 0 on synthetic",
+            auto=f"{NGRAMS_ON_TEXT} on imdb and csv data, 0 on synthetic", check=non_negative,
         ),
         Hyperparameter("ngram_vocabulary_size", 800000, int, "n-grams kept, most frequent in train"),
-        Hyperparameter("ngram_l2", 7e-5, float, "L2 penalty of the n-gram branch's weights"),
+        Hyperparameter("ngram_l2", 7e-5, float, "L2 penalty of the n-gram branch's weights",
+                       check=non_negative),
     ]
 
     def resolve(self, config, data=None):

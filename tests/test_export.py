@@ -178,3 +178,14 @@ def test_each_weight_is_stored_once(exported):
     stored = sum(int(np.prod(shape)) for key, shape in reader.get_variable_to_shape_map().items()
                  if key.endswith("VARIABLE_VALUE"))
     assert exported.model.count_params() <= stored <= exported.model.count_params() + 2
+
+
+def test_export_cli_writes_a_local_config_elsewhere_and_leaves_the_committed_one(tmp_path, capsys):
+    from zoo.export import main
+
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    main([str(tmp_path), "--base-path-prefix", "/models"])
+    committed = (tmp_path / MODELS_CONFIG).read_text()
+    main([str(tmp_path), "--base-path-prefix", str(tmp_path), "--output", str(tmp_path / "local.config")])
+    assert f'base_path: "{tmp_path}/m"' in (tmp_path / "local.config").read_text()
+    assert (tmp_path / MODELS_CONFIG).read_text() == committed

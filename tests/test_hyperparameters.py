@@ -30,6 +30,11 @@ def test_shared_rows_take_the_tasks_defaults_and_require_the_rest():
     ({"bidirectional": "yes"}, r"--bidirectional 'yes': expected bool"),
     ({"loss": "mse"}, r"--loss 'mse': choose one of \['mae', 'smape'\]"),
     ({"windw": 3}, r"Unknown hyperparameter\(s\) \['windw'\] for toy; known: \["),
+    ({"epochs": 0}, r"--epochs 0: must be > 0"),
+    ({"learning_rate": -1.0}, r"--learning-rate -1.0: must be > 0"),
+    ({"learning_rate": float("nan")}, r"--learning-rate nan: must be a finite number"),
+    ({"dropout": 1.5}, r"--dropout 1.5: must be in \[0, 1\)"),
+    ({"seed": -1}, r"--seed -1: must be >= 0"),
 ])
 def test_bad_overrides_name_the_flag(overrides, message):
     with pytest.raises(ValueError, match=message):

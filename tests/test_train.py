@@ -161,3 +161,19 @@ def test_fine_tuning_from_an_export_records_its_parent_in_metadata_and_card(tmp_
     card = (exports / "sentiment-gru" / "README.md").read_text()
     assert "fine-tuned from | `sentiment-gru` version 1" in card
     assert (exports / "sentiment-gru" / "figure.png").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "--epochs 0: must be > 0"),
+    (["--epochs", "-1"], "--epochs -1: must be > 0"),
+    (["--learning-rate", "-1"], "--learning-rate -1.0: must be > 0"),
+    (["--learning-rate", "nan"], "--learning-rate nan: must be a finite number"),
+    (["--batch-size", "0"], "--batch-size 0: must be > 0"),
+    (["--dropout", "1.5"], r"--dropout 1.5: must be in \[0, 1\)"),
+    (["--task", "forecasting", "--horizon", "-3"], "--horizon -3: must be > 0"),
+    (["--task", "forecasting", "--seasonality", "0"], "--seasonality 0: must be > 0"),
+])
+def test_impossible_settings_are_refused_before_any_data_is_read(flags, message, tmp_path):
+    with pytest.raises(SystemExit, match=f"train.py: {message}"):
+        train.main(flags + ["--data-dir", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "runs")])
+    assert not (tmp_path / "runs").exists()

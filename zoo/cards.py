@@ -16,12 +16,12 @@ METRICS_HEADING = "## Test metrics"
 
 
 def format_metric(value):
-    """How a metric reads in a card: floats to 4 decimals (1 above 1,000), ints with commas."""
+    """How a metric reads in a card: floats to 4 decimals (1 from 100 on), ints with commas."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
-    return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4f}"
+    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4f}"
 
 
 def markdown_table(header, rows):

@@ -195,14 +195,15 @@ def read_models_config(path):
     return config, prefix.group(1) if prefix else None
 
 
-def write_models_config(base_dir, base_path_prefix=None):
+def write_models_config(base_dir, base_path_prefix=None, output=None):
     """Writes `<base_dir>/models.config`, a `model_config_list` of every model under `base_dir`.
 
     `base_path` is what the server sees: `<base_path_prefix>/<model>` (e.g. `/models`
     for a Docker volume), else the absolute folder. Without `base_path_prefix` the
     prefix already recorded in the file is kept; "" goes back to absolute paths.
     Version policies and labels already in the file are kept for models still
-    present. The file is replaced atomically. Returns its path.
+    present. The file is replaced atomically. Returns its path. `output`: write there
+    instead (e.g. a config with this machine's absolute paths beside the shipped one).
     """
     base_dir = pathlib.Path(base_dir).resolve()
     path = base_dir / MODELS_CONFIG
@@ -232,7 +233,8 @@ def write_models_config(base_dir, base_path_prefix=None):
     )
     if base_path_prefix:
         header += f"# base_path_prefix: {base_path_prefix}\n"
-    temporary = path.with_name(f".{MODELS_CONFIG}.{os.getpid()}.tmp")
+    path = pathlib.Path(output) if output else path
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(header + text_format.MessageToString(config))
     os.replace(temporary, path)
     return path
@@ -260,10 +262,11 @@ def main(argv=None):
         help="base_path = PREFIX/<model>, the folder as the server sees it (e.g. /models in "
         "Docker); kept by later exports; '' for absolute paths (the default)",
     )
+    parser.add_argument("--output", help="write the config to this file instead of <base>/models.config")
     args = parser.parse_args(argv)
     if not model_names(args.base_dir):
         sys.exit(f"zoo.export: no exported models in {args.base_dir}/.")
-    print(write_models_config(args.base_dir, args.base_path_prefix).read_text(), end="")
+    print(write_models_config(args.base_dir, args.base_path_prefix, args.output).read_text(), end="")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,30 @@ each help ending in the default) and the check of every override.
 
 import argparse
 import dataclasses
+import math
 
 REQUIRED = object()  # a shared hyperparameter whose default each task must give
+
+
+# The ranges a value may take; each docstring ends the error message ("--dropout 1.5: must be ...").
+def positive(value):
+    """> 0"""
+    return value > 0
+
+
+def non_negative(value):
+    """>= 0"""
+    return value >= 0
+
+
+def rate(value):
+    """in [0, 1)"""
+    return 0 <= value < 1
+
+
+def share(value):
+    """in (0, 1)"""
+    return 0 < value < 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +46,7 @@ class Hyperparameter:
     help: str = ""
     auto: str = ""  # what a None default means, for the help text ("by data: ...")
     choices: tuple = None
+    check: object = None  # a range above (numbers: `positive` unless said otherwise)
 
     @property
     def flag(self):
@@ -49,10 +72,11 @@ SHARED = (
     Hyperparameter("units", REQUIRED, int, "units per recurrent layer (per direction)"),
     Hyperparameter("num_layers", REQUIRED, int, "stacked recurrent layers"),
     Hyperparameter("bidirectional", REQUIRED, bool, "wrap each recurrent layer in Bidirectional"),
-    Hyperparameter("dropout", REQUIRED, float, "dropout rate (where the task applies it)"),
-    Hyperparameter("patience", REQUIRED, int, "epochs without improvement before early stopping"),
+    Hyperparameter("dropout", REQUIRED, float, "dropout rate (where the task applies it)", check=rate),
+    Hyperparameter("patience", REQUIRED, int, "epochs without improvement before early stopping",
+                   check=non_negative),
     Hyperparameter("clipnorm", 1.0, float, "clip each step's gradients to this global norm"),
-    Hyperparameter("seed", 0, int, "random seed for data order, weights, dropout"),
+    Hyperparameter("seed", 0, int, "random seed for data order, weights, dropout", check=non_negative),
 )
 
 
@@ -93,7 +117,8 @@ def resolve(table, owner, **overrides):
 
 
 def check_value(row, value):
-    """`value` as the row's type (an int is a float too); ValueError naming the flag otherwise."""
+    """`value` as the row's type (an int is a float too), finite and in the row's range
+    (numbers are `positive` unless the row says otherwise); ValueError naming the flag otherwise."""
     kind = row.type
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -101,6 +126,12 @@ def check_value(row, value):
         raise ValueError(f"{row.flag} {value!r}: expected {kind.__name__}.")
     if row.choices and value not in row.choices:
         raise ValueError(f"{row.flag} {value!r}: choose one of {list(row.choices)}.")
+    if kind in (int, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{row.flag} {value!r}: must be a finite number.")
+        check = row.check or positive
+        if not check(value):
+            raise ValueError(f"{row.flag} {value!r}: must be {check.__doc__}.")
     return value
 
 
