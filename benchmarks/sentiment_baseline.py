@@ -18,7 +18,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from evaluation.baselines import tfidf_logistic_regression
-from tasks.sentiment import load_csv, load_imdb, synthetic_corpus
+from tasks._synthetic_reviews import synthetic_corpus
+from zoo.data import load_imdb, load_labelled_csv
 from zoo.task import get_task
 
 
@@ -35,7 +36,7 @@ def main():
     elif args.data == "imdb":
         train, test = load_imdb(args.data_dir)
     else:
-        train, test, _ = load_csv(args.data_dir, "text", "label")
+        train, test, _ = load_labelled_csv(args.data_dir, "text", "label")
     texts, labels = zip(*train)
     test_texts, test_labels = zip(*test)
     for ngrams in ((1, 1), (1, 2)):

@@ -20,7 +20,6 @@ trained on its own loss, and the output `probabilities` is their mixture
 The model's outputs are then `{"probabilities", "recurrent", "ngrams"}`.
 """
 
-import pathlib
 import random
 
 import keras
@@ -30,158 +29,15 @@ from sklearn import metrics as sk_metrics
 
 from zoo import plots
 from zoo.builders import MaskedMeanMaxPooling, ProbabilityMixture, recurrent_stack, standardize_text
-from zoo.data import find_table, read_table
+from tasks._synthetic_reviews import synthetic_corpus
+from zoo.data import IMDB_CLASSES, imdb_is_available, load_imdb, load_labelled_csv
 from zoo.ngrams import NaiveBayesLogits, log_count_ratios
 from zoo.hyperparameters import Hyperparameter, non_negative, rate, share, shared
 from zoo.task import Data, Task, register_task
 
 # ----------------------------------------------------------------------- data
 
-IMDB_CLASSES = ["negative", "positive"]  # label 0 / 1 in the IMDB files
 NGRAMS_ON_TEXT = 3  # the n-gram branch's default on real text
-
-
-def load_imdb(data_dir):
-    """(train, test) lists of (text, class index) from a local copy of IMDB, or TFDS."""
-    if data_dir:
-        data_dir = pathlib.Path(data_dir)
-        if (data_dir / "aclImdb").is_dir():
-            data_dir = data_dir / "aclImdb"
-        if (data_dir / "train" / "pos").is_dir():
-            return tuple(_read_aclimdb_split(data_dir / split) for split in ("train", "test"))
-        return tuple(
-            _read_labelled(find_table(data_dir, split), "text", "label", {"0": 0, "1": 1})
-            for split in ("train", "test")
-        )
-    import tensorflow_datasets as tfds
-
-    splits = tfds.load("imdb_reviews", split=["train", "test"], as_supervised=True)
-    return tuple(
-        [(text.decode("utf-8"), int(label)) for text, label in tfds.as_numpy(split)]
-        for split in splits
-    )
-
-
-def imdb_is_available(data_dir):
-    """True when IMDB can be read without a download (decides in well under a second)."""
-    if data_dir:
-        root = pathlib.Path(data_dir)
-        if (root / "aclImdb").is_dir() or (root / "train" / "pos").is_dir():
-            return True
-        try:
-            find_table(root, "train")
-        except FileNotFoundError:
-            return False
-        return True
-    try:
-        import tensorflow_datasets as tfds
-
-        return tfds.builder("imdb_reviews").is_prepared()
-    except Exception:  # no TFDS, or not prepared: fall back to the offline corpus
-        return False
-
-
-def _read_aclimdb_split(folder):
-    examples = []
-    for index, name in enumerate(IMDB_CLASSES):
-        for path in sorted((folder / name[:3]).glob("*.txt")):
-            examples.append((path.read_text(encoding="utf-8"), index))
-    if not examples:
-        raise ValueError(f"{folder}: no pos/*.txt or neg/*.txt reviews.")
-    random.Random(0).shuffle(examples)
-    return examples
-
-
-def _read_labelled(path, text_column, label_column, class_index, rows=None):
-    """(text, class index) pairs; a label outside `class_index` names its row."""
-    rows = read_table(path, [text_column, label_column]) if rows is None else rows
-    examples = []
-    for row_number, row in enumerate(rows, start=2):
-        label = row[label_column].strip()
-        if label not in class_index:
-            raise ValueError(
-                f"{path}, row {row_number}: label {label!r} in column {label_column!r} is "
-                f"not one of the training labels {sorted(class_index)}."
-            )
-        examples.append((row[text_column], class_index[label]))
-    return examples
-
-
-def load_csv(data_dir, text_column, label_column):
-    """(train, test, class names) from `data_dir/train.*` and `data_dir/test.*`."""
-    if not data_dir:
-        raise ValueError("--data csv needs --data-dir, a folder with train and test CSV/TSV files.")
-    train_path, test_path = find_table(data_dir, "train"), find_table(data_dir, "test")
-    train_rows = read_table(train_path, [text_column, label_column])
-    labels = {row[label_column].strip() for row in train_rows}
-    if "" in labels:
-        raise ValueError(f"{train_path}: empty value in label column {label_column!r}.")
-    if len(labels) < 2:
-        raise ValueError(f"{train_path}: column {label_column!r} has one label {labels}; need two or more.")
-    numeric = all(label.lstrip("-").isdigit() for label in labels)
-    classes = sorted(labels, key=int if numeric else str)
-    class_index = {label: index for index, label in enumerate(classes)}
-    return (
-        _read_labelled(train_path, text_column, label_column, class_index, train_rows),
-        _read_labelled(test_path, text_column, label_column, class_index),
-        classes,
-    )
-
-
-# The synthetic corpus: each review has one or two opinion clauses hidden among
-# neutral sentences. A clause is "<subject> was [negator] [intensifier] <word>";
-# a negator flips the word's polarity. In a contrast review the clause after
-# "but" (or before "although") decides the label and the other clause says the
-# opposite, so both polarities' words occur in every such review: the label is in
-# the order of the words, not in their counts.
-POSITIVE = "good great excellent wonderful superb brilliant enjoyable delightful charming gripping".split()
-NEGATIVE = "bad awful terrible boring dull weak tedious clumsy bland painful".split()
-NEGATORS = ["not", "never", "hardly"]
-INTENSIFIERS = ["very", "really", "truly", "quite", "remarkably"]
-SUBJECTS = "plot acting film script ending music cast direction dialogue pacing".split()
-NEUTRAL = (
-    "the a this that camera city night story scene character family weather house road "
-    "train director actor minute hour year time people town window door friend letter "
-    "morning evening shot frame moves walks talks looks opens closes waits arrives leaves "
-    "in on at with from after before during about around through"
-).split()
-
-
-def _clause(rng, polarity):
-    negated = rng.random() < 0.5
-    word_polarity = -polarity if negated else polarity
-    words = ["the", rng.choice(SUBJECTS), "was"]
-    if negated:
-        words.append(rng.choice(NEGATORS))
-    if rng.random() < 0.4:
-        words.append(rng.choice(INTENSIFIERS))
-    words.append(rng.choice(POSITIVE if word_polarity > 0 else NEGATIVE))
-    return " ".join(words)
-
-
-def _neutral_sentence(rng):
-    return " ".join(rng.choice(NEUTRAL) for _ in range(rng.randint(4, 12))) + " ."
-
-
-def synthetic_review(rng):
-    """(text, label) with label 1 = positive."""
-    polarity = rng.choice([-1, 1])
-    kind = rng.random()
-    if kind < 0.35:
-        opinion = _clause(rng, polarity)
-    elif kind < 0.7:
-        opinion = f"{_clause(rng, -polarity)} , but {_clause(rng, polarity)}"
-    else:
-        opinion = f"{_clause(rng, polarity)} , although {_clause(rng, -polarity)}"
-    before = [_neutral_sentence(rng) for _ in range(rng.randint(0, 3))]
-    after = [_neutral_sentence(rng) for _ in range(rng.randint(0, 12))]  # cue far from the end
-    return " ".join(before + [opinion + " ."] + after), int(polarity > 0)
-
-
-def synthetic_corpus(num_train, num_test, seed):
-    rng = random.Random(seed)
-    reviews = [synthetic_review(rng) for _ in range(num_train + num_test)]
-    return reviews[:num_train], reviews[num_train:]
 
 
 # ---------------------------------------------------------------------- task
@@ -233,7 +89,7 @@ class SentimentTask(Task):
         if source == "imdb":
             (train, test), classes = load_imdb(config["data_dir"]), IMDB_CLASSES
         elif source == "csv":
-            train, test, classes = load_csv(
+            train, test, classes = load_labelled_csv(
                 config["data_dir"], config["text_column"], config["label_column"]
             )
         elif source == "synthetic":

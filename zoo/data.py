@@ -6,6 +6,7 @@ import gzip
 import io
 import math
 import pathlib
+import random
 import re
 import sys
 import tarfile
@@ -386,3 +387,95 @@ def load_transcribed_wavs(data_dir, alphabet, max_seconds, subsampling, sample_r
         splits.append(utterances)
     _say_resampled(other_rates, sample_rate)
     return tuple(splits)
+
+
+# --------------------------------------------------------- labelled text files
+
+IMDB_CLASSES = ["negative", "positive"]  # label 0 / 1 in the IMDB files
+
+
+def load_imdb(data_dir):
+    """(train, test) lists of (text, class index, 1 = positive) from a local copy of IMDB, or TFDS."""
+    if data_dir:
+        data_dir = pathlib.Path(data_dir)
+        if (data_dir / "aclImdb").is_dir():
+            data_dir = data_dir / "aclImdb"
+        if (data_dir / "train" / "pos").is_dir():
+            return tuple(_read_aclimdb_split(data_dir / split) for split in ("train", "test"))
+        return tuple(
+            read_labelled_texts(find_table(data_dir, split), "text", "label", {"0": 0, "1": 1})
+            for split in ("train", "test")
+        )
+    import tensorflow_datasets as tfds
+
+    splits = tfds.load("imdb_reviews", split=["train", "test"], as_supervised=True)
+    return tuple(
+        [(text.decode("utf-8"), int(label)) for text, label in tfds.as_numpy(split)]
+        for split in splits
+    )
+
+
+def imdb_is_available(data_dir):
+    """True when IMDB can be read without a download (decides in well under a second)."""
+    if data_dir:
+        root = pathlib.Path(data_dir)
+        if (root / "aclImdb").is_dir() or (root / "train" / "pos").is_dir():
+            return True
+        try:
+            find_table(root, "train")
+        except FileNotFoundError:
+            return False
+        return True
+    try:
+        import tensorflow_datasets as tfds
+
+        return tfds.builder("imdb_reviews").is_prepared()
+    except Exception:  # no TFDS, or not prepared: fall back to the offline corpus
+        return False
+
+
+def _read_aclimdb_split(folder):
+    examples = []
+    for index, name in enumerate(IMDB_CLASSES):
+        for path in sorted((folder / name[:3]).glob("*.txt")):
+            examples.append((path.read_text(encoding="utf-8"), index))
+    if not examples:
+        raise ValueError(f"{folder}: no pos/*.txt or neg/*.txt reviews.")
+    random.Random(0).shuffle(examples)
+    return examples
+
+
+def read_labelled_texts(path, text_column, label_column, class_index, rows=None):
+    """(text, class index) pairs; a label outside `class_index` names its row."""
+    rows = read_table(path, [text_column, label_column]) if rows is None else rows
+    examples = []
+    for row_number, row in enumerate(rows, start=2):
+        label = row[label_column].strip()
+        if label not in class_index:
+            raise ValueError(
+                f"{path}, row {row_number}: label {label!r} in column {label_column!r} is "
+                f"not one of the training labels {sorted(class_index)}."
+            )
+        examples.append((row[text_column], class_index[label]))
+    return examples
+
+
+def load_labelled_csv(data_dir, text_column, label_column):
+    """(train, test, class names) from `data_dir/train.*` and `data_dir/test.*`."""
+    if not data_dir:
+        raise ValueError("--data csv needs --data-dir, a folder with train and test CSV/TSV files.")
+    train_path, test_path = find_table(data_dir, "train"), find_table(data_dir, "test")
+    train_rows = read_table(train_path, [text_column, label_column])
+    labels = {row[label_column].strip() for row in train_rows}
+    if "" in labels:
+        raise ValueError(f"{train_path}: empty value in label column {label_column!r}.")
+    if len(labels) < 2:
+        raise ValueError(f"{train_path}: column {label_column!r} has one label {labels}; need two or more.")
+    numeric = all(label.lstrip("-").isdigit() for label in labels)
+    classes = sorted(labels, key=int if numeric else str)
+    class_index = {label: index for index, label in enumerate(classes)}
+    return (
+        read_labelled_texts(train_path, text_column, label_column, class_index, train_rows),
+        read_labelled_texts(test_path, text_column, label_column, class_index),
+        classes,
+    )
