@@ -25,7 +25,8 @@ def grpc_served(tiny_exports):
     base = next(iter(tiny_exports.values())).path.parent.parent
     repository = ModelRepository(base, poll_seconds=60.0)
     repository.start()
-    server, port = make_grpc_server(repository, "127.0.0.1", 0, max_request_bytes=2**20, threads=4)
+    server, port = make_grpc_server(repository, "127.0.0.1", 0, max_request_bytes=2**20, threads=4,
+                                    max_batch_size=50)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     yield (
         tiny_exports,
@@ -101,6 +102,8 @@ def test_output_filter_status_and_metadata(grpc_served):
         (lambda r: r.inputs["history"].CopyFrom(tf.make_tensor_proto(np.zeros(12, "float32"))),
          grpc.StatusCode.INVALID_ARGUMENT, r"Input 'history' has shape \[12\]"),
         (lambda r: r.output_filter.append("nope"), grpc.StatusCode.INVALID_ARGUMENT, "output_filter"),
+        (lambda r: r.inputs["history"].CopyFrom(tf.make_tensor_proto(np.zeros((51, 12), "float32"))),
+         grpc.StatusCode.RESOURCE_EXHAUSTED, r"Input 'history' has 51 rows; this server takes at most 50"),
         (lambda r: setattr(r.model_spec, "signature_name", "nope"), grpc.StatusCode.INVALID_ARGUMENT,
          '"nope" not found'),
     ],

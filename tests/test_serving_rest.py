@@ -23,13 +23,14 @@ from zoo.serving import ServingError
 from zoo.serving.rest import array_to_json, encode_predict_response, json_to_array, row_request
 
 MAX_REQUEST_BYTES = 8 * 2**20  # the test server's --max-request-bytes; a few waveforms fit
+MAX_BATCH_SIZE = 50  # and its --max-batch-size
 
 
 @pytest.fixture(scope="module")
 def served(tiny_exports):
     """{task name: TinyExport} exported under one base folder, and a client of its server."""
     base = next(iter(tiny_exports.values())).path.parent.parent
-    client, _, stop = start_rest_server(base, max_request_bytes=MAX_REQUEST_BYTES)
+    client, _, stop = start_rest_server(base, max_request_bytes=MAX_REQUEST_BYTES, max_batch_size=MAX_BATCH_SIZE)
     yield tiny_exports, client
     stop()
 
@@ -249,6 +250,15 @@ def test_oversized_body_is_a_413_and_the_server_keeps_serving(sentiment):
         },
     )
     assert client.predict(path, {"instances": ["a fine film"]})[0] == 200
+
+
+def test_a_batch_over_the_row_limit_is_a_413_naming_it_in_either_format(sentiment):
+    export, client, path = sentiment
+    message = (f"Input 'text' has 5000 rows; this server takes at most {MAX_BATCH_SIZE} per request "
+               "(zoo serve --max-batch-size): send smaller batches.")
+    assert client.predict(path, {"instances": ["a fine film"] * 5000}) == (413, {"error": message})
+    assert client.predict(path, {"inputs": {"text": ["a fine film"] * 5000}}) == (413, {"error": message})
+    assert client.predict(path, {"instances": ["a fine film"] * MAX_BATCH_SIZE})[0] == 200
 
 
 def test_concurrent_clients_get_their_own_answers(sentiment):

@@ -21,6 +21,7 @@ import sys
 from zoo import catalog
 from zoo.serving import ModelRepository, make_grpc_server, make_server
 from zoo.serving.repository import POLL_SECONDS
+from zoo.serving.signatures import DEFAULT_MAX_BATCH_SIZE
 from zoo.serving.rest import DEFAULT_HOST, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PORT, DEFAULT_THREADS
 
 
@@ -56,6 +57,12 @@ def main(argv=None):
         help=f"larger request bodies get 413 (default {DEFAULT_MAX_REQUEST_BYTES})",
     )
     parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=DEFAULT_MAX_BATCH_SIZE,
+        help=f"rows one request may carry; more get 413 (default {DEFAULT_MAX_BATCH_SIZE})",
+    )
+    parser.add_argument(
         "--poll-seconds",
         type=float,
         default=POLL_SECONDS,
@@ -78,12 +85,13 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     repository = ModelRepository(args.model_base_path, args.poll_seconds)
     repository.start()
-    server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads)
+    server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads,
+                         args.max_batch_size)
     grpc_server = None
     if args.grpc_port is not None:
         try:
             grpc_server, grpc_port = make_grpc_server(
-                repository, args.host, args.grpc_port, args.max_request_bytes, args.threads
+                repository, args.host, args.grpc_port, args.max_request_bytes, args.threads, args.max_batch_size
             )
         except OSError as error:
             sys.exit(str(error))

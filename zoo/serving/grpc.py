@@ -32,9 +32,13 @@ from tensorflow_serving.apis import (
 from zoo.export import SERVING_DEFAULT
 from zoo.serving.errors import ServingError
 from zoo.serving.protos import model_spec, signature_def_map
-from zoo.serving.signatures import find_signature, run_signature
+from zoo.serving.signatures import DEFAULT_MAX_BATCH_SIZE, find_signature, run_signature
 
-STATUS_CODES = {404: grpc.StatusCode.NOT_FOUND, 501: grpc.StatusCode.UNIMPLEMENTED}
+STATUS_CODES = {
+    404: grpc.StatusCode.NOT_FOUND,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    501: grpc.StatusCode.UNIMPLEMENTED,
+}
 
 
 def requested(spec):
@@ -71,14 +75,15 @@ def tensor_to_array(proto, spec, name):
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, repository):
-        self.repository = repository
+    def __init__(self, repository, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
+        self.repository, self.max_batch_size = repository, max_batch_size
 
     def Predict(self, request, context):
         with serving_errors(context):
             model = self.repository.resolve(*requested(request.model_spec))
             signature = find_signature(model, request.model_spec.signature_name or SERVING_DEFAULT)
-            outputs = run_signature(signature, tensors_to_arrays(request.inputs, signature.input_specs))
+            outputs = run_signature(signature, tensors_to_arrays(request.inputs, signature.input_specs),
+                                    self.max_batch_size)
             wanted = list(request.output_filter) or sorted(outputs)
             missing = sorted(set(wanted) - set(outputs))
             if missing:
@@ -118,7 +123,7 @@ def serving_errors(context):
         context.abort(STATUS_CODES.get(error.status, grpc.StatusCode.INVALID_ARGUMENT), error.message)
 
 
-def make_grpc_server(repository, host, port, max_request_bytes, threads):
+def make_grpc_server(repository, host, port, max_request_bytes, threads, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
     """A started gRPC server for `repository` on host:port (0: a free one); returns (server, port)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="zoo-serve-grpc"),
@@ -127,7 +132,7 @@ def make_grpc_server(repository, host, port, max_request_bytes, threads):
             ("grpc.max_send_message_length", -1),
         ],
     )
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository), server)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository, max_batch_size), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")

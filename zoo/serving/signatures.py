@@ -9,6 +9,10 @@ import tensorflow as tf
 from zoo.loading import Signature
 from zoo.serving.errors import ServingError
 
+# Rows one request may carry (zoo serve --max-batch-size): what a request costs grows with
+# its rows, not its bytes (5,000 short texts are a 30 KB body and gigabytes of activations).
+DEFAULT_MAX_BATCH_SIZE = 256
+
 
 def find_signature(model, signature_name):
     """The model's `Signature` named `signature_name`; an unknown name is a ServingError (400)."""
@@ -17,8 +21,16 @@ def find_signature(model, signature_name):
     return Signature(model, signature_name)
 
 
-def run_signature(signature, inputs):
-    """The signature's numpy outputs; inputs it does not take (an empty batch too) are a ServingError."""
+def run_signature(signature, inputs, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
+    """The signature's numpy outputs; inputs it does not take (an empty batch too) are a ServingError,
+    and so (413) is a batch of more than `max_batch_size` rows."""
+    for name, array in inputs.items():
+        if array.ndim and array.shape[0] > max_batch_size:
+            raise ServingError(
+                f"Input {name!r} has {array.shape[0]} rows; this server takes at most {max_batch_size} "
+                "per request (zoo serve --max-batch-size): send smaller batches.",
+                413,
+            )
     try:
         return signature(inputs, refuse_empty_batch=True)
     except (ValueError, tf.errors.InvalidArgumentError) as error:
