@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import zoo  # noqa: E402
 from zoo import cards, hyperparameters  # noqa: E402
+from zoo.export import check_writable  # noqa: E402
 from zoo.loading import SavedModel  # noqa: E402
 from zoo.task import get_task, list_tasks, resolve_config  # noqa: E402
 from zoo.training import FIGURE_FILE, export, finish, fit, latest_partial_run  # noqa: E402
@@ -98,6 +99,8 @@ def main(argv=None):
             parent = load_parent(run_options["init_from"], task)
             args = {**parent_hyperparameters(parent, task), **{k: v for k, v in args.items() if v is not None}}
         config = resolve_config(task, **args)
+        for folder in (run_options["output_dir"], run_options["export_dir"]):
+            check_writable(folder)  # before training, not after it
         resume = run_options["resume"]
         if resume == "latest":
             resume = latest_partial_run(run_options["output_dir"], task.name, config["cell"])
@@ -107,7 +110,7 @@ def main(argv=None):
         if parent is not None:
             write_fine_tuned_card(run, path, ["python", "train.py", *argv])
         finish(run)
-    except (ValueError, FileNotFoundError, FloatingPointError) as error:
+    except (ValueError, FileNotFoundError, PermissionError, FloatingPointError) as error:
         sys.exit(f"train.py: {error}")
 
 

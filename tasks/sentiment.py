@@ -104,6 +104,12 @@ class SentimentTask(Task):
         random.Random(config["seed"]).shuffle(shuffled)
         num_validation = max(1, int(len(shuffled) * config["validation_fraction"]))
         validation, train = shuffled[:num_validation], shuffled[num_validation:]
+        missing = sorted(set(range(len(classes))) - {label for _, label in train})
+        if missing:
+            raise ValueError(
+                f"sentiment data {source}: after holding out {num_validation} texts for validation, "
+                f"no training text has class {[classes[k] for k in missing]}; give more texts of it."
+            )
         batch = config["batch_size"]
         outputs = _labelled_outputs(ngram_order(config["ngrams"], source))
         return Data(
@@ -270,23 +276,24 @@ def _predict(model, dataset):
 
 
 def classification_metrics(labels, probabilities):
-    """Test accuracy, AUC (one-vs-rest macro for >2 classes) and F1 (macro for >2)."""
+    """Test accuracy, AUC (one-vs-rest macro for >2 classes; None when a class is absent from
+    the test labels, where it is undefined) and F1 (macro for >2)."""
     predictions = probabilities.argmax(axis=-1)
     num_classes = probabilities.shape[-1]
     all_classes_present = len(set(labels)) == num_classes  # else AUC is undefined
     if num_classes == 2:
-        auc = sk_metrics.roc_auc_score(labels, probabilities[:, 1]) if all_classes_present else float("nan")
+        auc = sk_metrics.roc_auc_score(labels, probabilities[:, 1]) if all_classes_present else None
         f1 = sk_metrics.f1_score(labels, predictions)
     else:
         auc = (
             sk_metrics.roc_auc_score(labels, probabilities, multi_class="ovr")
             if all_classes_present
-            else float("nan")
+            else None
         )
         f1 = sk_metrics.f1_score(labels, predictions, average="macro")
     return {
         "test_accuracy": float(sk_metrics.accuracy_score(labels, predictions)),
-        "test_auc": float(auc),
+        "test_auc": None if auc is None else float(auc),
         "test_f1": float(f1),
         "test_examples": int(len(labels)),
     }

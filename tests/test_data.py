@@ -225,3 +225,23 @@ def test_shared_imdb_csv_has_official_split():
     assert len(train_rows) == len(test_rows) == 25000
     assert sum(label for _, label in train_rows) == sum(label for _, label in test_rows) == 12500
     assert all(isinstance(text, str) and text for text, _ in train_rows[:100])
+
+
+def test_a_truncated_gzip_file_is_named(tmp_path):
+    path = tmp_path / "train.csv.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("text,label\n" + "a fine film,1\n" * 2000)
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(ValueError, match=rf"{path}: cannot read \(.*"):
+        data.read_table(path, ["text", "label"])
+
+
+def test_labels_written_two_ways_and_empty_texts_are_refused(tmp_path):
+    write(tmp_path / "train.csv", "text,label\na,1\nb,1.0\nc,pos\nd,Positive\ne,0\n")
+    write(tmp_path / "test.csv", "text,label\na,1\n")
+    with pytest.raises(ValueError, match=r"train.csv: labels in column 'label' that look like one class written "
+                                         r"two ways: '1' and '1.0'; 'Positive' and 'pos'. Write each class one way."):
+        load_labelled_csv(tmp_path, "text", "label")
+    write(tmp_path / "train.csv", "text,label\n ,1\n,0\n")
+    with pytest.raises(ValueError, match=r"train.csv: every text in column 'text' is empty"):
+        load_labelled_csv(tmp_path, "text", "label")

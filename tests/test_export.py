@@ -189,3 +189,18 @@ def test_export_cli_writes_a_local_config_elsewhere_and_leaves_the_committed_one
     main([str(tmp_path), "--base-path-prefix", str(tmp_path), "--output", str(tmp_path / "local.config")])
     assert f'base_path: "{tmp_path}/m"' in (tmp_path / "local.config").read_text()
     assert (tmp_path / MODELS_CONFIG).read_text() == committed
+
+
+def test_an_export_removes_what_a_killed_export_left_and_names_a_folder_it_cannot_write(tmp_path):
+    from zoo.export import check_writable, remove_stale_staging
+
+    model_dir = tmp_path / "m"
+    stale = model_dir / ".staging-1-999999999"  # its process is gone
+    (stale / "variables").mkdir(parents=True)
+    running = model_dir / f".staging-7-{os.getpid()}"  # a running export's: kept
+    running.mkdir()
+    remove_stale_staging(model_dir)
+    assert not stale.exists() and running.exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PermissionError, match=rf"{tmp_path}/file/saved_models: cannot create this folder"):
+        check_writable(tmp_path / "file" / "saved_models")

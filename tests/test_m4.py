@@ -97,3 +97,14 @@ def test_forecast_scores_put_the_model_beside_the_benchmarks():
     table = m4.format_score_table(scores, "my-model").split("\n")
     assert table[0] == f"{'method':<24}{'sMAPE':>9}{'MASE':>9}{'OWA':>8}"
     assert table[-1].startswith("my-model ") and table[-1].endswith("   1.000")
+
+
+def test_all_constant_series_score_without_dividing_by_zero():
+    insamples = [np.full(60, 5.0), np.zeros(60)]
+    actuals = np.array([np.full(6, 5.0), np.zeros(6)])
+    scores = m4.score(insamples, actuals, actuals, 24)
+    assert scores == {"smape": 0.0, "mase": None, "mase_undefined_series": 2}
+    naive2 = m4.score(insamples, actuals, actuals + 1.0, 24)
+    assert m4.owa(scores, naive2) is None and m4.owa(naive2, scores) is None
+    table = m4.format_score_table({"model": {**scores, "owa": None}}, "constant").split("\n")
+    assert table[1].split() == ["constant", "0.000", "n/a", "n/a"]

@@ -59,7 +59,7 @@ def test_default_model_mixes_a_recurrent_and_an_ngram_branch():
 
 @pytest.mark.parametrize("source, ngrams", [("synthetic", 0), ("csv", sentiment.NGRAMS_ON_TEXT)])
 def test_ngram_branch_by_default_on_real_text_only(tmp_path, source, ngrams):
-    write(tmp_path / "train.csv", "text,label\na fine film,1\na dull film,0\n")
+    write(tmp_path / "train.csv", "text,label\na fine film,1\na dull film,0\ngood,1\nbad,0\n")
     write(tmp_path / "test.csv", "text,label\ngood,1\n")
     task = zoo.task.get_task("sentiment")
     config = zoo.task.resolve_config(
@@ -76,3 +76,18 @@ def test_create_model_resolves_the_config_as_training_does():
     assert task.resolve(zoo.task.resolve_config(task))["ngrams"] == sentiment.NGRAMS_ON_TEXT
     model = zoo.task.create_model("sentiment", units=4, embedding_dim=4, sequence_length=8)
     assert model.name == "sentiment_gru_ngrams"
+
+
+def test_a_class_left_out_of_training_by_the_split_is_refused(tmp_path):
+    write(tmp_path / "train.csv", "text,label\na fine film,1\na dull film,0\n")
+    write(tmp_path / "test.csv", "text,label\ngood,1\nbad,0\n")
+    task = zoo.task.get_task("sentiment")
+    config = zoo.task.resolve_config(task, data="csv", data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"sentiment data csv: after holding out 1 texts for validation, "
+                                         r"no training text has class \['[01]'\]"):
+        task.build_inputs(config)
+
+
+def test_auc_is_none_not_nan_when_a_class_is_absent_from_the_test_labels():
+    metrics = sentiment.classification_metrics(np.array([1, 1]), np.array([[0.2, 0.8], [0.6, 0.4]]))
+    assert metrics["test_auc"] is None and metrics["test_accuracy"] == 0.5

@@ -53,3 +53,15 @@ def test_zoo_serve_command_serves_the_base_folder(tiny_exports):
 def test_zoo_serve_without_the_base_folder_says_so(tmp_path):
     with pytest.raises(SystemExit, match=r"zoo serve: --model-base-path .*missing: no such folder"):
         main(["serve", "--model-base-path", str(tmp_path / "missing")])
+
+
+def test_a_rest_port_in_use_is_one_readable_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit, match=rf"zoo serve: cannot serve REST on 127.0.0.1:{port} \(.*\); "
+                                             "choose another --port."):
+            main(["--port", str(port), "--model-base-path", str(tmp_path)])

@@ -40,8 +40,8 @@ def read_text(path):
     try:
         with opener(path, "rb") as handle:
             raw = handle.read()
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read ({error})") from error
+    except (OSError, EOFError) as error:  # EOFError: a truncated .gz
+        raise ValueError(f"{path}: cannot read ({error or type(error).__name__})") from error
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -460,6 +460,25 @@ def read_labelled_texts(path, text_column, label_column, class_index, rows=None)
     return examples
 
 
+def label_lookalikes(labels):
+    """Groups of distinct labels that are likely one class: equal numbers ("1", "1.0"), or
+    equal once lower-cased, or one a prefix of another of 3+ letters ("pos", "Positive")."""
+    def key(label):
+        try:
+            return ("number", float(label))
+        except ValueError:
+            return ("text", label.casefold())
+
+    groups = {}
+    for label in sorted(labels):
+        kind, value = key(label)
+        match = next((g for g in groups if g[0] == kind and (g[1] == value or (
+            kind == "text" and min(len(g[1]), len(value)) >= 3
+            and (g[1].startswith(value) or value.startswith(g[1]))))), None)
+        groups.setdefault(match or (kind, value), []).append(label)
+    return [group for group in groups.values() if len(group) > 1]
+
+
 def load_labelled_csv(data_dir, text_column, label_column):
     """(train, test, class names) from `data_dir/train.*` and `data_dir/test.*`."""
     if not data_dir:
@@ -471,6 +490,15 @@ def load_labelled_csv(data_dir, text_column, label_column):
         raise ValueError(f"{train_path}: empty value in label column {label_column!r}.")
     if len(labels) < 2:
         raise ValueError(f"{train_path}: column {label_column!r} has one label {labels}; need two or more.")
+    lookalikes = label_lookalikes(labels)
+    if lookalikes:
+        raise ValueError(
+            f"{train_path}: labels in column {label_column!r} that look like one class written two ways: "
+            + "; ".join(" and ".join(repr(label) for label in group) for group in lookalikes)
+            + ". Write each class one way."
+        )
+    if not any(row[text_column].strip() for row in train_rows):
+        raise ValueError(f"{train_path}: every text in column {text_column!r} is empty.")
     numeric = all(label.lstrip("-").isdigit() for label in labels)
     classes = sorted(labels, key=int if numeric else str)
     class_index = {label: index for index, label in enumerate(classes)}

@@ -62,7 +62,8 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
     refuse_shipped_name(model_dir)
     serving_examples = {name: np.asarray(values) for name, values in serving_examples.items()}
     check_serving_examples(serving_examples, signatures[SERVING_DEFAULT][1])
-    model_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(model_dir)
+    remove_stale_staging(model_dir)
     version = (versions(model_dir) or [0])[-1] + 1
     staging = model_dir / f".staging-{version}-{os.getpid()}"
     try:
@@ -87,6 +88,34 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
         shutil.rmtree(staging, ignore_errors=True)
     write_models_config(model_dir.parent)
     return final
+
+
+def check_writable(folder):
+    """Creates `folder`; PermissionError naming it when it cannot be written."""
+    try:
+        pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PermissionError(f"{folder}: cannot create this folder ({error.strerror}).") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{folder}: this folder is not writable.")
+
+
+def remove_stale_staging(model_dir):
+    """Removes `.staging-*` folders a killed export left (their process is gone)."""
+    for staging in pathlib.Path(model_dir).glob(".staging-*-*"):
+        pid = staging.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def read_manifest(base_dir):

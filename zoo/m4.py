@@ -66,19 +66,24 @@ def mase(insample, actual, forecast, seasonality):
 
 
 def score(insamples, actuals, forecasts, seasonality):
-    """Mean sMAPE and MASE over series; series with an undefined MASE are left out of it."""
+    """Mean sMAPE and MASE over series; series with an undefined MASE are left out of it
+    (MASE is None when every series is constant)."""
     smapes = np.array([smape(a, f) for a, f in zip(actuals, forecasts)])
     mases = np.array(
         [mase(y, a, f, seasonality) for y, a, f in zip(insamples, actuals, forecasts)]
     )
     return {
         "smape": float(smapes.mean()),
-        "mase": float(np.nanmean(mases)),
+        "mase": None if np.isnan(mases).all() else float(np.nanmean(mases)),
         "mase_undefined_series": int(np.isnan(mases).sum()),
     }
 
 
 def owa(scores, naive2_scores):
+    """0.5 (sMAPE / sMAPE_Naive2 + MASE / MASE_Naive2); None where undefined: MASE undefined
+    (constant series only) or Naive2 exact (sMAPE or MASE 0), e.g. on all-constant data."""
+    if scores["mase"] is None or not naive2_scores["smape"] or not naive2_scores["mase"]:
+        return None
     return 0.5 * (
         scores["smape"] / naive2_scores["smape"] + scores["mase"] / naive2_scores["mase"]
     )
@@ -209,5 +214,6 @@ def format_score_table(scores, model_name):
     lines = [f"{'method':<24}{'sMAPE':>9}{'MASE':>9}{'OWA':>8}"]
     for method, values in scores.items():
         name = model_name if method == "model" else method
-        lines.append(f"{name:<24}{values['smape']:>9.3f}{values['mase']:>9.3f}{values['owa']:>8.3f}")
+        cells = [f"{values[k]:.3f}" if values[k] is not None else "n/a" for k in ("smape", "mase", "owa")]
+        lines.append(f"{name:<24}{cells[0]:>9}{cells[1]:>9}{cells[2]:>8}")
     return "\n".join(lines)

@@ -85,8 +85,13 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     repository = ModelRepository(args.model_base_path, args.poll_seconds)
     repository.start()
-    server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads,
-                         args.max_batch_size)
+    try:
+        server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads,
+                             args.max_batch_size)
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        repository.stop()
+        sys.exit(f"zoo serve: cannot serve REST on {args.host}:{args.port} ({error.strerror or error}); "
+                 "choose another --port.")
     grpc_server = None
     if args.grpc_port is not None:
         try:
