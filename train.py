@@ -7,7 +7,9 @@ and `metrics.json`; the SavedModel goes to `saved_models/<task>-<cell>/<version>
 """
 
 import argparse
+import json
 import os
+import pathlib
 import shlex
 import shutil
 import sys
@@ -19,7 +21,7 @@ from zoo import cards, hyperparameters  # noqa: E402
 from zoo.export import check_writable  # noqa: E402
 from zoo.loading import SavedModel  # noqa: E402
 from zoo.task import get_task, list_tasks, resolve_config  # noqa: E402
-from zoo.training import FIGURE_FILE, export, finish, fit, latest_partial_run  # noqa: E402
+from zoo.training import FIGURE_FILE, PARTIAL, export, finish, fit, latest_partial_run  # noqa: E402
 
 RUN_OPTIONS = ("task", "output_dir", "export_dir", "resume", "quiet", "init_from")
 
@@ -83,6 +85,36 @@ def write_fine_tuned_card(run, version_dir, command):
     shutil.copy(run.run_dir / FIGURE_FILE, version_dir.parent / FIGURE_FILE)
 
 
+def resumed_hyperparameters(run_dir, task, flags):
+    """The unfinished run's own hyperparameters (its config.json); a flag that differs, a
+    finished run or a folder that is not a run is refused, so a finished run never changes."""
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"--resume {run_dir}: no such run folder.")
+    if not run_dir.name.endswith(PARTIAL):
+        raise ValueError(
+            f"--resume {run_dir}: this run is finished (no {PARTIAL} suffix) and is never changed; "
+            "start a new run instead."
+        )
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"--resume {run_dir}: no config.json, so not a train.py run folder.")
+    saved = json.loads((run_dir / "config.json").read_text())
+    run_task = json.loads((run_dir / "run.json").read_text())["task"] if (run_dir / "run.json").is_file() else None
+    if run_task not in (None, task.name):
+        raise ValueError(f"--resume {run_dir}: a {run_task} run; add --task {run_task}.")
+    names = {row.name for row in task.hyperparameters}
+    differing = [
+        f"--{name.replace('_', '-')} {value!r} (the run has {saved[name]!r})"
+        for name, value in flags.items()
+        if value is not None and name in saved and saved[name] != value
+    ]
+    if differing:
+        raise ValueError(
+            f"--resume {run_dir}: {', '.join(differing)}; a resumed run keeps its own settings "
+            "(leave those flags out) or start a new run."
+        )
+    return {name: value for name, value in saved.items() if name in names}
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     task_name = argparse.ArgumentParser(add_help=False)
@@ -98,12 +130,14 @@ def main(argv=None):
         if run_options["init_from"]:
             parent = load_parent(run_options["init_from"], task)
             args = {**parent_hyperparameters(parent, task), **{k: v for k, v in args.items() if v is not None}}
+        resume = run_options["resume"]
+        if resume == "latest":
+            resume = latest_partial_run(run_options["output_dir"], task.name, args["cell"] or task.defaults["cell"])
+        if resume:
+            args = resumed_hyperparameters(pathlib.Path(resume), task, args)
         config = resolve_config(task, **args)
         for folder in (run_options["output_dir"], run_options["export_dir"]):
             check_writable(folder)  # before training, not after it
-        resume = run_options["resume"]
-        if resume == "latest":
-            resume = latest_partial_run(run_options["output_dir"], task.name, config["cell"])
         run = fit(task, config, run_options["output_dir"], resume, verbose=2 if run_options["quiet"] else 1,
                   init_from=parent)
         path = export(task, run, run_options["export_dir"])

@@ -202,5 +202,8 @@ def test_an_export_removes_what_a_killed_export_left_and_names_a_folder_it_canno
     remove_stale_staging(model_dir)
     assert not stale.exists() and running.exists()
     (tmp_path / "file").write_text("")
-    with pytest.raises(PermissionError, match=rf"{tmp_path}/file/saved_models: cannot create this folder"):
+    with pytest.raises(PermissionError, match=rf"{tmp_path}/file/saved_models: cannot create this folder "
+                                              rf"\({tmp_path}/file is a file\)"):
         check_writable(tmp_path / "file" / "saved_models")
+    check_writable(tmp_path / "new" / "saved_models")
+    assert not (tmp_path / "new").exists()  # checking creates nothing

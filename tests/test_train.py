@@ -121,13 +121,26 @@ def test_resume_continues_an_interrupted_run_from_its_last_epoch(tmp_path, monke
     (partial,) = runs.iterdir()
     assert partial.name.endswith(".partial") and not exports.exists()
 
-    train.main(flags + ["--epochs", "3", "--resume"])
+    with pytest.raises(SystemExit, match=r"--resume .*\.partial: --units 8 \(the run has 4\); a resumed run keeps "
+                                         r"its own settings"):
+        train.main(flags + ["--epochs", "3", "--resume", "--units", "8"])
+    assert json.loads((partial / "config.json").read_text())["units"] == 4
+
+    train.main(["--resume", str(partial), "--quiet", "--output-dir", str(runs), "--export-dir", str(exports)])
     (finished,) = runs.iterdir()
     assert finished.name == partial.name.removesuffix(".partial")
     history = json.loads((finished / "history.json").read_text())
     assert len(history["loss"]) == 2  # epochs 2 and 3 only: epoch 1 came from the backup
     assert json.loads((finished / "metrics.json").read_text())["epochs_trained"] == 3
     assert (exports / "sentiment-gru" / "1").is_dir()
+
+    metrics = (finished / "metrics.json").read_text()
+    with pytest.raises(SystemExit, match=r"--resume .*: this run is finished \(no \.partial suffix\) and is never "
+                                         r"changed; start a new run instead"):
+        train.main(flags + ["--resume", str(finished)])
+    assert (finished / "metrics.json").read_text() == metrics
+    with pytest.raises(SystemExit, match=r"--resume .*nope\.partial: no such run folder"):
+        train.main(flags + ["--resume", str(runs / "nope.partial")])
 
 
 def test_init_from_an_unknown_name_lists_the_known_models(tmp_path, monkeypatch):

@@ -63,6 +63,7 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
     serving_examples = {name: np.asarray(values) for name, values in serving_examples.items()}
     check_serving_examples(serving_examples, signatures[SERVING_DEFAULT][1])
     check_writable(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(model_dir)
     version = (versions(model_dir) or [0])[-1] + 1
     staging = model_dir / f".staging-{version}-{os.getpid()}"
@@ -91,13 +92,13 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
 
 
 def check_writable(folder):
-    """Creates `folder`; PermissionError naming it when it cannot be written."""
-    try:
-        pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise PermissionError(f"{folder}: cannot create this folder ({error.strerror}).") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(f"{folder}: this folder is not writable.")
+    """PermissionError naming `folder` when it cannot be created or written (nothing is created)."""
+    folder = pathlib.Path(folder).absolute()
+    existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+    if not existing.is_dir():
+        raise PermissionError(f"{folder}: cannot create this folder ({existing} is a file).")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"{folder}: this folder cannot be written ({existing} is not writable).")
 
 
 def remove_stale_staging(model_dir):
