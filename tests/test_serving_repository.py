@@ -86,3 +86,26 @@ def test_new_versions_models_labels_and_policies_without_a_restart(tiny_exports,
         assert dict(configs[name].version_labels) == {"canary": 2, "stable": 1}
     finally:
         stop()
+
+
+def test_a_version_copied_in_file_by_file_comes_up_once_complete(tiny_exports, tmp_path):
+    export = tiny_exports["forecasting"]
+    name = export.path.parent.name
+    version = tmp_path / name / "1"
+    shutil.copytree(export.path / "variables", version / "variables")  # saved_model.pb not yet there
+    client, repository, stop = start_rest_server(tmp_path, poll_seconds=0.2)
+    try:
+        status = client.get(f"/v1/models/{name}")[1]["model_version_status"][0]
+        assert status["state"] == "END" and "SavedModel file does not exist" in status["status"]["error_message"]
+        for item in export.path.iterdir():
+            if item.is_file():
+                shutil.copy(item, version / item.name)
+            elif item.name != "variables":
+                shutil.copytree(item, version / item.name)
+        deadline = time.monotonic() + 30
+        while client.get(f"/v1/models/{name}")[1]["model_version_status"][0]["state"] != "AVAILABLE":
+            assert time.monotonic() < deadline, "the completed version was not retried"
+            time.sleep(0.1)
+        assert client.predict(f"/v1/models/{name}", {"inputs": export.examples["history"].tolist()})[0] == 200
+    finally:
+        stop()

@@ -6,7 +6,8 @@ version, as in TF Serving); `version_labels` come from there too. The folder and
 the config are polled every `poll_seconds`: a new version or model is loaded and
 warmed up with its `tf_serving_warmup_requests` while the current one keeps
 serving, then swapped in. A version that fails to load is reported (state END)
-and not retried.
+and tried again once its files change (as TF Serving's file system source does), so
+a version copied in file by file comes up when the copy is complete.
 """
 
 import dataclasses
@@ -33,6 +34,19 @@ class Servable:
     state: str = "LOADING"  # then AVAILABLE, or END when loading failed
     model: SavedModel = None
     error: str = ""
+    files: tuple = ()  # (path, size, mtime) of the version's files when a load failed
+
+
+def file_stamp(folder):
+    """What changes when any file under `folder` is added, removed or rewritten."""
+    stamp = []
+    for path in folder.rglob("*"):
+        try:
+            stat = path.stat()
+        except OSError:  # removed while we looked: the next poll sees the change
+            continue
+        stamp.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(stamp))
 
 
 class ModelRepository:
@@ -84,8 +98,9 @@ class ModelRepository:
             for name, wanted_versions in wanted.items():
                 for version in wanted_versions:
                     with self._lock:
-                        if version in self._servables.get(name, {}):
-                            continue  # loaded, or failed to load: not retried
+                        known = self._servables.get(name, {}).get(version)
+                        if known and not (known.state == "END" and self._changed_since_failure(name, known)):
+                            continue  # loaded, or failed and unchanged since
                         self._servables.setdefault(name, {})[version] = servable = Servable(version)
                     self._load(name, servable)
             with self._lock:
@@ -110,11 +125,15 @@ class ModelRepository:
         except Exception as error:  # any failure: report it in the status, keep serving others
             log.error("zoo serve: loading %s failed: %s", path, error)
             servable.error = f"Loading {path} failed: {type(error).__name__}: {error}"
+            servable.files = file_stamp(path)
             servable.state = "END"
             return
         servable.model = model
         servable.state = "AVAILABLE"
         log.info("zoo serve: serving %s version %d", name, servable.version)
+
+    def _changed_since_failure(self, name, servable):
+        return file_stamp(self.base_path / name / str(servable.version)) != servable.files
 
     def _read_config(self):
         path = self.base_path / MODELS_CONFIG
