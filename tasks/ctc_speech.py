@@ -60,6 +60,7 @@ from zoo.audio import ConvSubsampling, LogMelSpectrogram, SpecAugment
 from zoo.builders import recurrent_stack
 from zoo.ctc import CTCLoss, GreedyErrorRate, PadAsBlank, check_alphabet, ctc_decode, decode_labels, error_rates
 from zoo.data import fsdd_is_available, load_fsdd, load_transcribed_wavs, split_fsdd
+from zoo.guards import check, check_rows
 from zoo.hyperparameters import Hyperparameter, share, shared
 from zoo.streaming import StreamingRecognizer, can_stream, output_frame_samples, output_lengths
 from zoo.task import Data, Task, register_task
@@ -357,6 +358,13 @@ def _inference_function(model, alphabet, beam_width, compile=True):
     min_samples = output_frame_samples(model)
 
     def infer(waveform, length):
+        rows = tf.shape(waveform)[0]
+        length = check(length, tf.shape(length)[0] == rows, tf.strings.format(
+            "Input 'length' has {} values and 'waveform' {} rows; give one length per row.",
+            (tf.shape(length)[0], rows)))
+        length = check_rows(length, length >= 0, "Input 'length' row {} is negative.")
+        waveform = check_rows(waveform, tf.reduce_all(tf.math.is_finite(waveform), axis=1),
+                              "Input 'waveform' row {} holds NaN or an infinite value.")
         # Pad rows too short for one output frame (the padding is masked), and keep
         # lengths within the waveform.
         width = tf.shape(waveform)[1]

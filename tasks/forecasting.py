@@ -53,6 +53,7 @@ from zoo.forecast import (
     last_values,
     training_windows,
 )
+from zoo.guards import check_rows
 from zoo.hyperparameters import Hyperparameter, shared
 from zoo.m4 import forecast_scores, format_score_table, load_m4, m4_files
 from zoo.task import Data, Task, register_task
@@ -337,6 +338,9 @@ class ForecastingTask(Task):
 
         def serve(history):
             forecast = model(fit_history(history, window), training=False)
+            finite = tf.reduce_all(tf.math.is_finite(tf.reshape(forecast, [tf.shape(forecast)[0], -1])), axis=1)
+            forecast = check_rows(forecast, finite,
+                                  "Input 'history' row {} gives a forecast beyond float32's range; scale it down.")
             if quantiles:
                 outputs = {"forecast": forecast[..., quantiles.index(0.5)], "quantiles": forecast}
                 return outputs

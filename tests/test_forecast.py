@@ -134,5 +134,7 @@ def test_fit_history_handles_right_padding_short_and_long_histories():
     fitted = forecast.fit_history(batch, 4).numpy()
     np.testing.assert_array_equal(np.nan_to_num(fitted, nan=-1), [[-1, 1, 2, 3], [2, 3, 4, 5], [-1, -1, 7, 8]])
     assert forecast.fit_history(batch, 7).shape == (3, 7)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="history contains inf values"):
-        forecast.fit_history(tf.constant([[1.0, np.inf]]), 4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Input .history. row 1 holds an infinite value"):
+        forecast.fit_history(tf.constant([[1.0, 2.0], [1.0, np.inf]]), 4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Input .history. row 0 has no value"):
+        forecast.fit_history(tf.constant([[nan, nan], [1.0, 2.0]]), 4)

@@ -21,6 +21,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from zoo.guards import check_rows
+
 LOSS_SCALES = ("level", "seasonal_difference")
 
 # ---------------------------------------------------------------- scaling
@@ -273,11 +275,13 @@ def fit_history(history, window):
     """Raw client histories → the model's (batch, window) input.
 
     Trailing NaNs (right padding of a ragged batch) move to the front, then the
-    last `window` values are kept or NaN-padded on the left. ±inf is an error.
+    last `window` values are kept or NaN-padded on the left. A row holding ±inf, or
+    no value at all (all NaN, or no columns), stops the call naming the row.
     """
-    tf.debugging.assert_equal(
-        tf.reduce_any(tf.math.is_inf(history)), False, message="history contains inf values"
-    )
+    history = check_rows(history, tf.logical_not(tf.reduce_any(tf.math.is_inf(history), axis=1)),
+                         "Input 'history' row {} holds an infinite value; send NaN for a missing one.")
+    history = check_rows(history, tf.reduce_any(tf.logical_not(tf.math.is_nan(history)), axis=1),
+                         "Input 'history' row {} has no value (all NaN or empty); send at least one.")
     length = tf.shape(history)[1]
     observed = tf.logical_not(tf.math.is_nan(history))
     trailing_missing = length - tf.reduce_max(

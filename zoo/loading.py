@@ -37,6 +37,7 @@ import zoo.ctc  # noqa: F401
 import zoo.forecast  # noqa: F401
 import zoo.ngrams  # noqa: F401
 from zoo import catalog
+from zoo.guards import readable
 from zoo.export import METADATA_FILE, SERVING_DEFAULT, versions
 
 
@@ -141,8 +142,13 @@ class Signature:
         self.input_specs = dict(self.function.structured_input_signature[1])
 
     def __call__(self, inputs, *, refuse_empty_batch=False):
-        """`{output name: numpy array}` for `{input name: values}`; ValueError as `check` says."""
-        outputs = self.function(**self.check(inputs, refuse_empty_batch))
+        """`{output name: numpy array}` for `{input name: values}`; ValueError as `check` says, or
+        naming the row that the signature's own checks (`zoo.guards`) refused."""
+        tensors = self.check(inputs, refuse_empty_batch)
+        try:
+            outputs = self.function(**tensors)
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(readable(error.message)) from None
         return {name: value.numpy() for name, value in outputs.items()}
 
     def check(self, inputs, refuse_empty_batch=False):
