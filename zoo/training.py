@@ -9,18 +9,25 @@ logs, checkpoints, the backup `--resume` continues from) and is renamed by
 `finish` once its metrics are written and its export (if any) is in place, so a
 finished run folder is always complete. `config.json` holds the resolved
 hyperparameters; `run.json` the run's options (where it wrote, verbosity, resume).
+
+A run can start from an exported model of the same task (`fit(init_from=...)`,
+train.py's `--init-from`: `load_parent`, `parent_hyperparameters`, `copy_weights`,
+and a card naming the parent) or continue an unfinished run with its own settings
+(`resumed_hyperparameters`).
 """
 
 import dataclasses
 import json
 import os
 import pathlib
+import shlex
+import shutil
 import time
 
 import keras
 import numpy as np
 
-from zoo import plots
+from zoo import cards, catalog, loading, plots
 from zoo.export import export_saved_model
 
 PARTIAL = ".partial"
@@ -192,3 +199,74 @@ def finish(run):
     run.run_dir = final_dir
     print(f"run folder {final_dir}")
     return final_dir
+
+
+# ------------------------------------------------ fine-tuning and resuming
+
+
+def load_parent(name, task):
+    """The model --init-from names, checked to be one of `task`'s."""
+    parent = loading.load(name)
+    if not isinstance(parent, loading.SavedModel):
+        raise ValueError(f"--init-from {name}: give an exported model (a name or folder), not a .keras file.")
+    parent_task = parent.metadata.get("task")
+    if parent_task != task.name:
+        raise ValueError(
+            f"--init-from {name}: it is a {parent_task} model; --task {task.name} starts from a "
+            f"{task.name} model (known: {[m['name'] for m in catalog.list_models() if m['task'] == task.name]})."
+        )
+    return parent
+
+
+def parent_hyperparameters(parent, task):
+    """The parent's hyperparameters that the task's table has: the defaults of a fine-tuning run."""
+    names = {row.name for row in task.hyperparameters}
+    return {key: value for key, value in parent.metadata.get("config", {}).items() if key in names}
+
+
+def write_fine_tuned_card(run, version_dir, command):
+    """The card of a fine-tuned model, naming its parent, in the run and the model folder."""
+    parent = f"`{run.parent['name']}` version {run.parent['version']}"
+    facts = {
+        "summary": f"{run.task.name} model fine-tuned from {parent} on {run.data.info.get('source')} data.",
+        "task_line": run.task.name, "data": [("data", run.data.description)],
+        "architecture": f"as its parent ({run.config['cell']}, {run.config['units']} units)",
+        "command": shlex.join(command), "build_seconds": run.metrics["train_seconds"], "parent": parent,
+        "baseline_header": ("model", "note"), "baselines": [(parent, "see its card")],
+        "not_for": ["Data unlike the data above: measured only on its test split."],
+        "picture": FIGURE_FILE, "picture_caption": "the run's picture", "examples": {},
+    }
+    card = cards.render(loading.load(version_dir), facts)
+    for folder in (run.run_dir, version_dir.parent):
+        (folder / cards.CARD_FILE).write_text(card)
+    shutil.copy(run.run_dir / FIGURE_FILE, version_dir.parent / FIGURE_FILE)
+
+
+def resumed_hyperparameters(run_dir, task, flags):
+    """The unfinished run's own hyperparameters (its config.json); a flag that differs, a
+    finished run or a folder that is not a run is refused, so a finished run never changes."""
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"--resume {run_dir}: no such run folder.")
+    if not run_dir.name.endswith(PARTIAL):
+        raise ValueError(
+            f"--resume {run_dir}: this run is finished (no {PARTIAL} suffix) and is never changed; "
+            "start a new run instead."
+        )
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"--resume {run_dir}: no config.json, so not a train.py run folder.")
+    saved = json.loads((run_dir / "config.json").read_text())
+    run_task = json.loads((run_dir / "run.json").read_text())["task"] if (run_dir / "run.json").is_file() else None
+    if run_task not in (None, task.name):
+        raise ValueError(f"--resume {run_dir}: a {run_task} run; add --task {run_task}.")
+    names = {row.name for row in task.hyperparameters}
+    differing = [
+        f"--{name.replace('_', '-')} {value!r} (the run has {saved[name]!r})"
+        for name, value in flags.items()
+        if value is not None and name in saved and saved[name] != value
+    ]
+    if differing:
+        raise ValueError(
+            f"--resume {run_dir}: {', '.join(differing)}; a resumed run keeps its own settings "
+            "(leave those flags out) or start a new run."
+        )
+    return {name: value for name, value in saved.items() if name in names}
