@@ -211,7 +211,7 @@ def forecasting_facts(spec, config, data, metrics, model, data_dir):
             ("split", "the competition's: each series' in-sample values train (its last 48 validate), "
                       "the 48 values after it test"),
         ],
-        "architecture": f"history / level (mean |x| over the last day) in chunks of {config['chunk_length']} → "
+        "architecture": f"history / level (mean absolute value over the last day) in chunks of {config['chunk_length']} → "
                         f"{config['num_layers']} x {cell} {config['units']} → dense 48 = correction to the "
                         "seasonal-naive forecast → x level"
                         + (f"; {len(spec.seeds)} members, their median in the graph" if len(spec.seeds) > 1 else ""),
@@ -381,7 +381,8 @@ def main():
         else:
             facts = speech_facts(spec, config, data, metrics, model, version_dir)
         commands = [shlex.join(["python", *spec.command(seed, args.data_dir)]) for seed in spec.seeds]
-        facts.update(command=" ; ".join(commands), build_seconds=sum(wall for _, wall in trained))
+        facts.update(command=" ; ".join(commands), build_seconds=sum(wall for _, wall in trained),
+                     seeds=", ".join(map(str, spec.seeds)))
         (version_dir.parent / cards.CARD_FILE).write_text(cards.render(zoo.load(version_dir), facts))
         install(spec, version_dir.parent)
         print(f"{spec.name}: {catalog.SHIPPED_DIR / spec.name}", flush=True)

@@ -37,6 +37,10 @@ def parse_metrics(card_text):
     return {name.strip("`"): value for name, value in rows[1:]}
 
 
+def seed_text(seeds):
+    return f"seeds {seeds}" if "," in str(seeds) else f"seed {seeds}"
+
+
 def size_on_disk(folder):
     return sum(path.stat().st_size for path in pathlib.Path(folder).rglob("*") if path.is_file())
 
@@ -81,7 +85,8 @@ def render(model, facts):
 
     `facts`: summary, task_line, data (rows of (what, text)), architecture, command,
     build_seconds, baselines (rows of (method, metric texts...), with `baseline_header`),
-    not_for (lines), picture and picture_caption (file beside the card), examples
+    not_for (lines), picture and picture_caption (file beside the card), seeds (when
+    several runs made it; else the config's seed), examples
     ({signature: inputs} for curl and Python), and optionally usage (more Markdown at
     the end) and parent (the model it was fine-tuned from).
     """
@@ -94,8 +99,8 @@ def render(model, facts):
         ("architecture", facts["architecture"]),
         ("parameters", format_metric(metrics.get("parameters", 0))),
         ("size on disk", f"{size_on_disk(model.path) / 1e6:.1f} MB (version {model.version})"),
-        ("built by", f"`{facts['command']}` (seed {config.get('seed')}), "
-                     f"{facts['build_seconds'] / 60:.0f} min here (2 CPU cores)"),
+        ("built by", f"`{facts['command']}` ({seed_text(facts.get('seeds', config.get('seed')))}), "
+                     f"{facts['build_seconds'] / 60:.0f} min of training here (2 CPU cores)"),
     ]
     if facts.get("parent"):
         about.append(("fine-tuned from", facts["parent"]))
