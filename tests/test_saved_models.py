@@ -57,7 +57,7 @@ def test_zoo_serve_answers_every_shipped_model_as_zoo_load_does(loaded):
         assert set(SHIPPED) <= set(repository.model_names())
         for name in SHIPPED:
             signature_name, inputs = read_warmup_requests(loaded[name].path)[0]
-            status, body = client.predict(f"/v1/models/{name}:predict", row_request(inputs))
+            status, body = client.predict(f"/v1/models/{name}", row_request(inputs))
             assert status == 200, body
             expected = loaded[name](inputs, signature_name=signature_name)
             predictions = body["predictions"]
