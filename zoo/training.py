@@ -155,16 +155,21 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
 
 
 def copy_weights(parent, model):
-    """Assigns `parent`'s exported variables to `model`'s weights of the same name (layer
-    path, e.g. `embedding/embeddings`). Every trainable weight of `model` must be there
-    with its shape; ValueError naming the first misfits otherwise."""
+    """Assigns `parent`'s exported variables to `model`'s weights of the same layer path (e.g.
+    `embedding/embeddings`; a path may lack its outer layers' prefix, as after a .keras round
+    trip a Bidirectional's inner layers do). Every trainable weight of `model` must find one,
+    of its shape; ValueError naming the first misfits otherwise."""
     theirs = {variable.name.removesuffix(":0"): variable for variable in parent.variables()}
+
+    def match(path):
+        found = [name for name in theirs if name == path or path.endswith("/" + name) or name.endswith("/" + path)]
+        return theirs[found[0]] if len(found) == 1 else None
+
+    pairs = [(weight, match(weight.path)) for weight in model.weights]
     misfits = [
-        f"{weight.path} {tuple(weight.shape)} (parent: "
-        f"{tuple(theirs[weight.path].shape) if weight.path in theirs else 'none'})"
-        for weight in model.weights
-        if (weight.trainable or weight.path in theirs)
-        and (weight.path not in theirs or tuple(theirs[weight.path].shape) != tuple(weight.shape))
+        f"{weight.path} {tuple(weight.shape)} (parent: {tuple(value.shape) if value is not None else 'none'})"
+        for weight, value in pairs
+        if (weight.trainable or value is not None) and (value is None or tuple(value.shape) != tuple(weight.shape))
     ]
     if misfits:
         raise ValueError(
@@ -172,9 +177,9 @@ def copy_weights(parent, model):
             f"{f' and {len(misfits) - 3} more' if len(misfits) > 3 else ''}. Leave the architecture "
             "flags (--units, --num-layers, ...) at the parent's values."
         )
-    for weight in model.weights:
-        if weight.path in theirs:
-            weight.assign(theirs[weight.path])
+    for weight, value in pairs:
+        if value is not None:
+            weight.assign(value)
 
 
 def export(task, run, export_dir="saved_models", model_name=None):
