@@ -1,19 +1,8 @@
-"""evaluation.report: the Markdown table builder, the version line, verdicts on constructed rows."""
+"""evaluation.report: the version line, verdicts on constructed rows."""
 
 import importlib.metadata
 
 from evaluation.report import TaskTable, library_versions, mean_std, verdict_alike
-from zoo.cards import markdown_table
-
-
-def test_markdown_table_lines():
-    assert markdown_table(["cell", "seeds", "T=50"], [["gru", 3, "0.012 ✓"], ["lstm", 2, "–"]]) == [
-        "| cell | seeds | T=50 |",
-        "|---|---|---|",
-        "| gru | 3 | 0.012 ✓ |",
-        "| lstm | 2 | – |",
-    ]
-    assert markdown_table(["a"], []) == ["| a |", "|---|"]
 
 
 def test_library_versions_come_from_the_installed_packages():

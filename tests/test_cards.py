@@ -1,0 +1,37 @@
+"""Model cards: metric formatting, the Markdown table, and a card rendered from an export."""
+
+from zoo import cards, loading
+
+
+def test_markdown_table_lines():
+    assert cards.markdown_table(["cell", "seeds", "T=50"], [["gru", 3, "0.012 ✓"], ["lstm", 2, "–"]]) == [
+        "| cell | seeds | T=50 |",
+        "|---|---|---|",
+        "| gru | 3 | 0.012 ✓ |",
+        "| lstm | 2 | – |",
+    ]
+    assert cards.markdown_table(["a"], []) == ["| a |", "|---|"]
+
+
+def test_metrics_read_as_cards_show_them():
+    assert [cards.format_metric(v) for v in (0.43963, 1939.7, 648336, None, "x")] == [
+        "0.4396", "1,939.7", "648,336", "None", "x"]
+    assert cards.seed_text(0) == "seed 0" and cards.seed_text("0, 1, 2") == "seeds 0, 1, 2"
+
+
+def test_a_rendered_card_holds_the_exports_metrics_signatures_and_examples(tiny_exports):
+    model = loading.load(tiny_exports["forecasting"].path)
+    model.metadata["test_metrics"] = {"owa": 0.43963, "smape": 10.189, "parameters": 210, "train_seconds": 120.4}
+    facts = {
+        "summary": "A tiny forecaster.", "task_line": "forecasting", "data": [("data", "synthetic")],
+        "architecture": "GRU 4", "command": "python train.py --task forecasting", "build_seconds": 120,
+        "baseline_header": ("method", "OWA"), "baselines": [("sNaive", "0.9")], "not_for": ["Real series."],
+        "picture": "figure.png", "picture_caption": "forecasts", "examples": {"serving_default": {"history": [[1.0, 2.0]]}},
+    }
+    card = cards.render(model, facts)
+    assert cards.parse_metrics(card) == {"owa": "0.4396", "smape": "10.1890", "parameters": "210",
+                                         "train_seconds": "120.4"}
+    assert card.startswith("# forecasting-tiny\n\nA tiny forecaster.")
+    assert "| `history` | in | float32 | [batch, any] |" in card and "| `forecast` | out | float32 | [batch, 6] |" in card
+    assert """curl -d '{"inputs": {"history": [[1.0, 2.0]]}}'""" in card
+    assert "2 min of training here" in card and "- Real series." in card
