@@ -14,6 +14,8 @@ import argparse
 import dataclasses
 import math
 
+from zoo.builders import CELLS
+
 REQUIRED = object()  # a shared hyperparameter whose default each task must give
 
 
@@ -62,7 +64,7 @@ class Hyperparameter:
 
 # Every task has these; `shared()` fills in the task's defaults.
 SHARED = (
-    Hyperparameter("cell", "gru", str, "recurrent cell (zoo.builders.CELLS)"),
+    Hyperparameter("cell", "gru", str, "recurrent cell", choices=tuple(sorted(CELLS))),
     Hyperparameter("data", None, str, "data source, per task (e.g. imdb, csv, synthetic)",
                    auto="the real data when --data-dir has it, else synthetic"),
     Hyperparameter("data_dir", None, str, "folder (or file) with the data for --data"),
