@@ -31,6 +31,7 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo import cards, catalog, plots  # noqa: E402
+from zoo.ctc import ctc_decode  # noqa: E402
 from zoo.export import write_manifest, write_models_config  # noqa: E402
 from zoo.forecast import last_values, median_ensemble  # noqa: E402
 from zoo.task import get_task  # noqa: E402
@@ -188,17 +189,8 @@ def forecasting_facts(spec, config, data, metrics, model, data_dir):
     histories = last_values(series.insamples, config["input_window"])
     histories[:, :-short] = np.nan  # one week of history only
     short_scores = zoo.m4.forecast_scores(series, model.predict(histories, verbose=0))["model"]
-    reference_rows = []
-    table = pathlib.Path(data_dir) / spec.folder / "m4_hourly_method_scores.csv"
-    if table.exists():
-        import csv
-
-        names = {"238": "best Hourly entry (Doornik et al.)", "118": "ES-RNN (Smyl, M4 winner)"}
-        with open(table) as handle:
-            for row in csv.DictReader(handle):
-                if row["method"] in names:
-                    reference_rows.append((f"M4 entry: {names[row['method']]}", f"{float(row['smape_hourly']):.3f}",
-                                           f"{float(row['mase_hourly']):.3f}", f"{float(row['owa_hourly']):.3f}"))
+    reference_rows = [(f"M4 entry: {name}", *(f"{scores[k]:.3f}" for k in ("smape", "mase", "owa")))
+                      for name, scores in zoo.m4.hourly_reference_scores(pathlib.Path(data_dir) / spec.folder).items()]
     cell = spec.cell.upper()
     return {
         "summary": "Hourly series forecasting, 48 hours ahead, from raw history: "
@@ -313,20 +305,10 @@ def streaming_parity(version_dir, data, count=20):
         whole = serve(waveform=tf.constant(audio), length=tf.constant([audio.shape[1]], tf.int32))
         streamed = np.concatenate(logits)
         differences.append(np.abs(streamed - whole["logits"].numpy()[0][: len(streamed)]).max())
-        greedy = whole["logits"].numpy()[0].argmax(-1)
-        same.append(text == greedy_text(greedy, data.info["alphabet"]))
+        greedy = ctc_decode(whole["logits"], whole["frame_lengths"], data.info["alphabet"])
+        same.append(text == greedy.numpy()[0].decode())
     return {"utterances": len(differences), "max_logit_difference": float(max(differences)),
             "same_text": float(np.mean(same))}
-
-
-def greedy_text(symbols, alphabet):
-    """Greedy CTC decoding of per-frame best symbols: repeats merged, blanks (last index) dropped."""
-    blank, previous, text = len(alphabet), len(alphabet), ""
-    for symbol in symbols:
-        if symbol not in (blank, previous):
-            text += alphabet[symbol]
-        previous = symbol
-    return text
 
 
 HEADLINE = {"sentiment": ("test_accuracy", "IMDB test accuracy"), "forecasting": ("owa", "M4 Hourly OWA"),

@@ -28,12 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from zoo import m4  # noqa: E402
 from zoo.m4 import format_score_table, forecast_scores, load_m4  # noqa: E402
 from zoo.task import get_task, resolve_config  # noqa: E402
 from zoo.training import fit  # noqa: E402
 
-# Reference entries of the M4 Hourly table (method id in m4_hourly_method_scores.csv).
-REFERENCES = {"238": "best Hourly entry (Doornik et al.)", "118": "ES-RNN (Smyl, M4 winner)"}
 
 
 def parse_override(text):
@@ -111,15 +110,8 @@ def main():
 
     print(f"ensemble of {len(forecasts)} (median), {elapsed / 60:.1f} min in all, --set {common}, variants {variants}:")
     print(format_score_table(scores, "ensemble"))
-    table = pathlib.Path(args.data_dir) / "m4_hourly_method_scores.csv"
-    if table.exists():
-        with open(table) as handle:
-            for row in csv.DictReader(handle):
-                if row["method"] in REFERENCES:
-                    print(
-                        f"{REFERENCES[row['method']]}: sMAPE {float(row['smape_hourly']):.3f} "
-                        f"MASE {float(row['mase_hourly']):.3f} OWA {float(row['owa_hourly']):.3f}"
-                    )
+    for name, scores in m4.hourly_reference_scores(args.data_dir).items():
+        print(f"{name}: sMAPE {scores['smape']:.3f} MASE {scores['mase']:.3f} OWA {scores['owa']:.3f}")
 
 
 if __name__ == "__main__":

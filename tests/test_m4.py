@@ -108,3 +108,11 @@ def test_all_constant_series_score_without_dividing_by_zero():
     assert m4.owa(scores, naive2) is None and m4.owa(naive2, scores) is None
     table = m4.format_score_table({"model": {**scores, "owa": None}}, "constant").split("\n")
     assert table[1].split() == ["constant", "0.000", "n/a", "n/a"]
+
+
+def test_hourly_reference_entries_come_from_the_official_table(tmp_path):
+    folder = require_data("m4_hourly")
+    scores = m4.hourly_reference_scores(folder)
+    assert scores["ES-RNN (Smyl, M4 winner)"] == pytest.approx({"smape": 9.328, "mase": 0.893, "owa": 0.440}, abs=5e-4)
+    assert scores["best Hourly entry (Doornik et al.)"]["owa"] == pytest.approx(0.410, abs=5e-4)
+    assert m4.hourly_reference_scores(tmp_path) == {}

@@ -21,6 +21,7 @@ Files: `load_m4(data_dir)` reads the competition's `<Frequency>-train.csv[.gz]` 
 forecasts beside the benchmarks on the same series, `format_score_table` prints them.
 """
 
+import csv
 import pathlib
 
 import numpy as np
@@ -217,3 +218,21 @@ def format_score_table(scores, model_name):
         cells = [f"{values[k]:.3f}" if values[k] is not None else "n/a" for k in ("smape", "mase", "owa")]
         lines.append(f"{name:<24}{cells[0]:>9}{cells[1]:>9}{cells[2]:>8}")
     return "\n".join(lines)
+
+
+# Reference entries of the M4 Hourly table (method id in m4_hourly_method_scores.csv).
+HOURLY_REFERENCES = {"238": "best Hourly entry (Doornik et al.)", "118": "ES-RNN (Smyl, M4 winner)"}
+
+
+def hourly_reference_scores(data_dir):
+    """`{entry name: {"smape", "mase", "owa"}}` of HOURLY_REFERENCES from the folder's
+    `m4_hourly_method_scores.csv` (empty when the folder has none)."""
+    table = pathlib.Path(data_dir) / "m4_hourly_method_scores.csv"
+    if not table.exists():
+        return {}
+    with open(table) as handle:
+        return {
+            HOURLY_REFERENCES[row["method"]]: {key: float(row[f"{key}_hourly"]) for key in ("smape", "mase", "owa")}
+            for row in csv.DictReader(handle)
+            if row["method"] in HOURLY_REFERENCES
+        }
