@@ -14,6 +14,12 @@ through the SavedModel in this process (`zoo.load`), one call at a time, measure
 in blocks of --block calls interleaved with blocks of served requests at
 concurrency 1, so load from elsewhere on the machine hits both alike:
 overhead = served p50 / in-process p50 - 1 (target: at most 20%).
+
+    python benchmarks/serving_load.py --model-base-path saved_models --batching compare --protocol rest
+
+--batching on serves with `zoo serve --enable-batching` (and --batching-parameters-file
+if given); compare starts a second server that batches, and runs every concurrency
+level on both, one after the other, so both see the same machine.
 """
 
 import argparse
@@ -43,10 +49,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start_server(base_path, port, grpc_port):
+def start_server(base_path, port, grpc_port, options=()):
+    """A `zoo serve` process (with `options`, more flags) once it answers on `port`."""
     process = subprocess.Popen(
         [sys.executable, "-m", "zoo.serve", "--port", str(port), "--grpc-port", str(grpc_port),
-         "--model-base-path", str(base_path)],
+         "--model-base-path", str(base_path), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
@@ -173,17 +180,25 @@ def main(argv=None):
     parser.add_argument(
         "--block", type=int, default=20, help="calls per interleaved block at concurrency 1"
     )
+    parser.add_argument("--batching", choices=["off", "on", "compare"], default="off",
+                        help="serve with --enable-batching, or compare a server with and one without")
+    parser.add_argument("--batching-parameters-file", help="zoo serve's, for the batching server")
     args = parser.parse_args(argv)
     base = pathlib.Path(args.model_base_path)
     names = args.models or model_names(base)
     if not names:
         sys.exit(f"serving_load: no exported models in {base}/.")
 
-    ports = {"rest": free_port(), "grpc": free_port()}
-    server = start_server(base, ports["rest"], ports["grpc"])
+    batching = ["--enable-batching"] + (
+        ["--batching-parameters-file", args.batching_parameters_file] if args.batching_parameters_file else [])
+    modes = {"off": [""], "on": ["batching"], "compare": ["", "batching"]}[args.batching]
+    servers, ports = {}, {}
     clients = {"rest": RestClient, "grpc": GrpcClient}
     rows = []
     try:
+        for mode in modes:
+            ports[mode] = {"rest": free_port(), "grpc": free_port()}
+            servers[mode] = start_server(base, ports[mode]["rest"], ports[mode]["grpc"], batching if mode else ())
         for name in names:
             version_dir = base / name / str(versions(base / name)[-1])
             (_, warmup), *_ = read_warmup_requests(version_dir)
@@ -191,33 +206,38 @@ def main(argv=None):
             model = zoo.load(version_dir)
             in_process(model, examples, args.warmup)
             for protocol in args.protocol:
-                def make_client(protocol=protocol):
-                    return clients[protocol](ports[protocol], name, examples)
+                def make_client(mode, protocol=protocol):
+                    return lambda: clients[protocol](ports[mode][protocol], name, examples)
 
-                load(make_client, args.warmup, 1)
-                served, direct, served_errors = interleaved(make_client, model, examples, args.requests, args.block)
                 label = f"{name} ({protocol})"
-                rows.append((label, "1, interleaved", 1 / served.mean(), served, served_errors, direct))
+                for mode in modes:
+                    load(make_client(mode), args.warmup, 1)
+                served, direct, served_errors = interleaved(make_client(modes[0]), model, examples, args.requests,
+                                                            args.block)
+                rows.append((label, modes[0], "1, interleaved", 1 / served.mean(), served, served_errors, direct))
                 for concurrency in args.concurrency:
-                    throughput, latencies, errors = load(make_client, args.requests, concurrency)
-                    rows.append((label, concurrency, throughput, latencies, errors, None))
+                    for mode in modes:
+                        throughput, latencies, errors = load(make_client(mode), args.requests, concurrency)
+                        rows.append((label, mode, concurrency, throughput, latencies, errors, None))
     finally:
-        server.terminate()
-        server.wait()
+        for server in servers.values():
+            server.terminate()
+            server.wait()
 
     print(f"\n{args.requests} requests per level, {args.batch_size} row(s) per request\n")
     print(
-        "| model | concurrency | requests/s | p50 ms | p99 ms | errors | in-process p50 ms | overhead (p50) |"
+        "| model | batching | concurrency | requests/s | p50 ms | p99 ms | errors | in-process p50 ms | overhead (p50) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, concurrency, throughput, latencies, errors, direct in rows:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, mode, concurrency, throughput, latencies, errors, direct in rows:
         p50, p99 = np.percentile(latencies, [50, 99]) * 1000
         baseline = " |"
         if direct is not None:
             direct_p50 = np.percentile(direct, 50) * 1000
             baseline = f"{direct_p50:.2f} | {p50 / direct_p50 - 1:+.0%}"
         print(
-            f"| {name} | {concurrency} | {throughput:.1f} | {p50:.2f} | {p99:.2f} | {errors} | {baseline} |"
+            f"| {name} | {'on' if mode else 'off'} | {concurrency} | {throughput:.1f} | {p50:.2f} | {p99:.2f} "
+            f"| {errors} | {baseline} |"
         )
 
 

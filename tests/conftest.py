@@ -94,14 +94,14 @@ def tiny_exports(tmp_path_factory):
     return {name: export_tiny(name, base) for name in sorted(SERVING_TASKS)}
 
 
-def assert_outputs_equal(actual, expected):
-    """Numbers equal to 1e-6, the rest exactly; strings as bytes (numpy) or text (JSON) alike."""
+def assert_outputs_equal(actual, expected, rtol=0):
+    """Numbers equal to 1e-6 (and `rtol`), the rest exactly; strings as bytes (numpy) or text (JSON) alike."""
     assert set(actual) == set(expected)
     as_text = np.vectorize(lambda s: s.decode() if isinstance(s, bytes) else s, otypes=[object])
     for name, value in expected.items():
         if value.dtype.kind in "fc":
             np.testing.assert_allclose(
-                np.asarray(actual[name], dtype=value.dtype), value, rtol=0, atol=1e-6
+                np.asarray(actual[name], dtype=value.dtype), value, rtol=rtol, atol=1e-6
             )
         elif value.dtype == object:
             np.testing.assert_array_equal(

@@ -20,7 +20,7 @@ def test_zoo_serve_command_serves_the_base_folder(tiny_exports):
     console_script = os.path.join(os.path.dirname(sys.executable), "zoo")
     command = [console_script] if os.path.exists(console_script) else [sys.executable, "-m", "zoo.serve"]
     process = subprocess.Popen(
-        command + ["serve", "--port", str(port), "--grpc-port", str(grpc_port),
+        command + ["serve", "--port", str(port), "--grpc-port", str(grpc_port), "--enable-batching",
                    "--model-base-path", str(export.path.parent.parent)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -48,6 +48,7 @@ def test_zoo_serve_command_serves_the_base_folder(tiny_exports):
             output, _ = process.communicate()
             pytest.fail(f"zoo serve did not stop within 30 s of SIGTERM; its output:\n{output[-3000:]}")
     assert "zoo serve: stopped" in output and process.returncode == 0
+    assert "; batching max_batch_size 64, batch_timeout_micros 0," in output
 
 
 def test_zoo_serve_without_the_base_folder_says_so(tmp_path):
@@ -65,3 +66,11 @@ def test_a_rest_port_in_use_is_one_readable_line(tmp_path):
         with pytest.raises(SystemExit, match=rf"zoo serve: cannot serve REST on 127.0.0.1:{port} \(.*\); "
                                              "choose another --port."):
             main(["--port", str(port), "--model-base-path", str(tmp_path)])
+
+
+def test_a_wrong_batching_parameters_file_is_named_before_serving(tmp_path):
+    path = tmp_path / "batching.config"
+    path.write_text("max_batch_size { value: 64 }\nallowed_batch_sizes: 8\n")
+    with pytest.raises(SystemExit, match=r"zoo serve: --batching-parameters-file: .*batching.config, line 2: "
+                                         "cannot read 'allowed_batch_sizes: 8'"):
+        main(["--batching-parameters-file", str(path), "--model-base-path", str(tmp_path)])

@@ -144,7 +144,11 @@ class Signature:
     def __call__(self, inputs, *, refuse_empty_batch=False):
         """`{output name: numpy array}` for `{input name: values}`; ValueError as `check` says, or
         naming the row that the signature's own checks (`zoo.guards`) refused."""
-        tensors = self.check(inputs, refuse_empty_batch)
+        return self.run(self.check(inputs, refuse_empty_batch))
+
+    def run(self, tensors):
+        """The numpy outputs for tensors `check` has passed; ValueError naming the row that the
+        signature's own checks (`zoo.guards`) refused."""
         try:
             outputs = self.function(**tensors)
         except tf.errors.InvalidArgumentError as error:

@@ -12,6 +12,7 @@ error bodies) and `grpc.py`.
 """
 
 import argparse
+import dataclasses
 import logging
 import os
 import pathlib
@@ -21,6 +22,7 @@ import sys
 from zoo import catalog
 from zoo.serving import ModelRepository, make_grpc_server, make_server
 from zoo.serving.repository import POLL_SECONDS
+from zoo.serving.batching import BatchingParameters, RequestBatcher
 from zoo.serving.signatures import DEFAULT_MAX_BATCH_SIZE
 from zoo.serving.rest import DEFAULT_HOST, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PORT, DEFAULT_THREADS
 
@@ -63,6 +65,17 @@ def main(argv=None):
         help=f"rows one request may carry; more get 413 (default {DEFAULT_MAX_BATCH_SIZE})",
     )
     parser.add_argument(
+        "--enable-batching", action="store_true",
+        help="merge concurrent requests to one signature into one call, as TF Serving's --enable_batching "
+        "(default: off; see zoo/serving/batching.py)",
+    )
+    parser.add_argument(
+        "--batching-parameters-file", type=pathlib.Path, default=None,
+        help="TF Serving's batching parameters (text format: max_batch_size, batch_timeout_micros, "
+        f"max_enqueued_batches, num_batch_threads; default {_defaults(BatchingParameters())}); "
+        "implies --enable-batching",
+    )
+    parser.add_argument(
         "--poll-seconds",
         type=float,
         default=POLL_SECONDS,
@@ -82,12 +95,21 @@ def main(argv=None):
             "(export a model with train.py)."
         )
 
+    batcher = None
+    if args.enable_batching or args.batching_parameters_file:
+        try:
+            parameters = (BatchingParameters.from_file(args.batching_parameters_file)
+                          if args.batching_parameters_file else BatchingParameters())
+        except ValueError as error:
+            sys.exit(f"zoo serve: --batching-parameters-file: {error}")
+        batcher = RequestBatcher(parameters)
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     repository = ModelRepository(args.model_base_path, args.poll_seconds)
     repository.start()
     try:
         server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads,
-                             args.max_batch_size)
+                             args.max_batch_size, batcher)
     except OSError as error:  # the port is taken, or the address is not this machine's
         repository.stop()
         sys.exit(f"zoo serve: cannot serve REST on {args.host}:{args.port} ({error.strerror or error}); "
@@ -96,12 +118,15 @@ def main(argv=None):
     if args.grpc_port is not None:
         try:
             grpc_server, grpc_port = make_grpc_server(
-                repository, args.host, args.grpc_port, args.max_request_bytes, args.threads, args.max_batch_size
+                repository, args.host, args.grpc_port, args.max_request_bytes, args.threads, args.max_batch_size,
+                batcher,
             )
         except OSError as error:
             sys.exit(str(error))
     names = repository.model_names()
     grpc_line = f" and gRPC on {args.host}:{grpc_port}" if grpc_server else ""
+    if batcher:
+        grpc_line += f"; batching {_defaults(batcher.parameters)}"
     print(
         f"zoo serve: {len(names)} model(s) {names} from {args.model_base_path}/ on "
         f"http://{args.host}:{server.effective_port}/v1/models/<name>{grpc_line}",
@@ -114,12 +139,18 @@ def main(argv=None):
     finally:
         if grpc_server:
             grpc_server.stop(grace=5)
+        if batcher:
+            batcher.stop()
         repository.stop(timeout=10)
     print("zoo serve: stopped", flush=True)
     sys.stderr.flush()
     # Nothing is left to write; exit now rather than wait on TensorFlow's own threads
     # at interpreter shutdown, which once kept a stopped server alive past 30 s in CI.
     os._exit(0)
+
+
+def _defaults(parameters):
+    return ", ".join(f"{name} {value}" for name, value in dataclasses.asdict(parameters).items())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     rest.py        the REST API: JSON codec and Flask app (`make_server`)
     grpc.py        the gRPC API: PredictionService and ModelService (`make_grpc_server`)
     signatures.py  a request's signature, run through `zoo.loading.Signature` (both APIs)
+    batching.py    merging concurrent requests into one call (`zoo serve --enable-batching`)
     protos.py      TF Serving's ModelSpec, SignatureDefMap and metadata, and their JSON form
     errors.py      ServingError, what a refused request raises
 

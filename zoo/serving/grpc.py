@@ -37,6 +37,7 @@ from zoo.serving.signatures import DEFAULT_MAX_BATCH_SIZE, find_signature, run_s
 STATUS_CODES = {
     404: grpc.StatusCode.NOT_FOUND,
     413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    503: grpc.StatusCode.UNAVAILABLE,
     501: grpc.StatusCode.UNIMPLEMENTED,
 }
 
@@ -75,15 +76,15 @@ def tensor_to_array(proto, spec, name):
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, repository, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
-        self.repository, self.max_batch_size = repository, max_batch_size
+    def __init__(self, repository, max_batch_size=DEFAULT_MAX_BATCH_SIZE, batcher=None):
+        self.repository, self.max_batch_size, self.batcher = repository, max_batch_size, batcher
 
     def Predict(self, request, context):
         with serving_errors(context):
             model = self.repository.resolve(*requested(request.model_spec))
             signature = find_signature(model, request.model_spec.signature_name or SERVING_DEFAULT)
             outputs = run_signature(signature, tensors_to_arrays(request.inputs, signature.input_specs),
-                                    self.max_batch_size)
+                                    self.max_batch_size, self.batcher)
             wanted = list(request.output_filter) or sorted(outputs)
             missing = sorted(set(wanted) - set(outputs))
             if missing:
@@ -123,7 +124,8 @@ def serving_errors(context):
         context.abort(STATUS_CODES.get(error.status, grpc.StatusCode.INVALID_ARGUMENT), error.message)
 
 
-def make_grpc_server(repository, host, port, max_request_bytes, threads, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
+def make_grpc_server(repository, host, port, max_request_bytes, threads, max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+                     batcher=None):
     """A started gRPC server for `repository` on host:port (0: a free one); returns (server, port)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="zoo-serve-grpc"),
@@ -132,7 +134,7 @@ def make_grpc_server(repository, host, port, max_request_bytes, threads, max_bat
             ("grpc.max_send_message_length", -1),
         ],
     )
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository, max_batch_size), server)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository, max_batch_size, batcher), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")

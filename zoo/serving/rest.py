@@ -296,8 +296,10 @@ def _string_json(item, as_bytes):
 # ------------------------------------------------------------------ web app
 
 
-def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
-    """The Flask app answering TF Serving's REST API from `repository`."""
+def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+               batcher=None):
+    """The Flask app answering TF Serving's REST API from `repository` (merging concurrent
+    requests through `batcher`, a `zoo.serving.batching.RequestBatcher`, if given)."""
     app = flask.Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_request_bytes
 
@@ -357,7 +359,7 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_batc
             raise ServingError(f"JSON Parse error: {error}") from None
         model = repository.resolve(name, version, label)
         request_format, signature, inputs = decode_predict_request(document, model)
-        return encode_predict_response(run_signature(signature, inputs, max_batch_size), request_format)
+        return encode_predict_response(run_signature(signature, inputs, max_batch_size, batcher), request_format)
 
     return app
 
@@ -369,10 +371,11 @@ def make_server(
     max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
     threads=DEFAULT_THREADS,
     max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+    batcher=None,
 ):
     """A waitress server for `repository`, to `.run()`; port 0 picks a free one (`.effective_port`)."""
     return waitress.create_server(
-        create_app(repository, max_request_bytes, max_batch_size),
+        create_app(repository, max_request_bytes, max_batch_size, batcher),
         host=host,
         port=port,
         threads=threads,

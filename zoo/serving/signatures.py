@@ -21,9 +21,10 @@ def find_signature(model, signature_name):
     return Signature(model, signature_name)
 
 
-def run_signature(signature, inputs, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
+def run_signature(signature, inputs, max_batch_size=DEFAULT_MAX_BATCH_SIZE, batcher=None):
     """The signature's numpy outputs; inputs it does not take (an empty batch too) are a ServingError,
-    and so (413) is a batch of more than `max_batch_size` rows."""
+    and so (413) is a batch of more than `max_batch_size` rows. With a `RequestBatcher`, the
+    checked request is merged with concurrent ones into one call."""
     for name, array in inputs.items():
         if array.ndim and array.shape[0] > max_batch_size:
             raise ServingError(
@@ -32,6 +33,7 @@ def run_signature(signature, inputs, max_batch_size=DEFAULT_MAX_BATCH_SIZE):
                 413,
             )
     try:
-        return signature(inputs, refuse_empty_batch=True)
+        tensors = signature.check(inputs, refuse_empty_batch=True)
+        return batcher.run(signature, tensors) if batcher else signature.run(tensors)
     except (ValueError, tf.errors.InvalidArgumentError) as error:
         raise ServingError(getattr(error, "message", None) or str(error)) from None
