@@ -13,7 +13,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from zoo import hyperparameters  # noqa: E402
+from zoo import edge, hyperparameters  # noqa: E402
 from zoo.export import check_writable  # noqa: E402
 from zoo.task import get_task, list_tasks, resolve_config  # noqa: E402
 from zoo.training import (  # noqa: E402
@@ -27,7 +27,7 @@ from zoo.training import (  # noqa: E402
     write_fine_tuned_card,
 )
 
-RUN_OPTIONS = ("task", "output_dir", "export_dir", "resume", "quiet", "init_from")
+RUN_OPTIONS = ("task", "output_dir", "export_dir", "resume", "quiet", "init_from", "formats")
 
 
 def build_parser(task):
@@ -47,6 +47,8 @@ def build_parser(task):
         "sentiment-imdb-gru, or an export folder); its hyperparameters are the defaults",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--formats", nargs="+", choices=sorted(edge.FORMATS), metavar="FORMAT",
+                        help="also write the export's on-device files: litert and/or onnx (see zoo/edge.py)")
     hyperparameters.add_arguments(parser, task.hyperparameters, f"{task.name} hyperparameters")
     return parser
 
@@ -74,11 +76,16 @@ def main(argv=None):
         config = resolve_config(task, **args)
         for folder in (run_options["output_dir"], run_options["export_dir"]):
             check_writable(folder)  # before training, not after it
+        if run_options["formats"]:
+            edge.check_config(task, config, run_options["formats"])
         run = fit(task, config, run_options["output_dir"], resume, verbose=2 if run_options["quiet"] else 1,
                   init_from=parent)
         path = export(task, run, run_options["export_dir"])
         if parent is not None:
             write_fine_tuned_card(run, path, ["python", "train.py", *argv])
+        if run_options["formats"]:
+            for item in edge.convert(path, run_options["formats"]):
+                print(f"wrote {item.path} (max difference from TensorFlow {item.max_difference:.2g})")
         finish(run)
     except (ValueError, FileNotFoundError, PermissionError, FloatingPointError) as error:
         sys.exit(f"train.py: {error}")

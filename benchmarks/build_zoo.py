@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import cards, catalog, plots  # noqa: E402
+from zoo import cards, catalog, edge, plots  # noqa: E402
 from zoo.ctc import ctc_decode  # noqa: E402
 from zoo.export import write_manifest, write_models_config  # noqa: E402
 from zoo.forecast import last_values, median_ensemble  # noqa: E402
@@ -54,6 +54,7 @@ class Shipped:
     folder: str  # under --data-dir
     flags: list
     seeds: tuple = (0,)  # several: a median ensemble (forecasting)
+    edge: bool = False  # ship its LiteRT and ONNX files too (zoo.edge; not for ensembles)
 
     def command(self, seed, data_dir):
         return ["train.py", "--task", self.task, "--cell", self.cell, "--data", self.data,
@@ -63,9 +64,9 @@ class Shipped:
 SHIPPED = [
     Shipped("sentiment-imdb-gru", "sentiment", "gru", "imdb", "imdb", SENTIMENT_FLAGS),
     Shipped("sentiment-imdb-lstm", "sentiment", "lstm", "imdb", "imdb", SENTIMENT_FLAGS),
-    Shipped("forecasting-m4-hourly-gru", "forecasting", "gru", "m4", "m4_hourly", []),
+    Shipped("forecasting-m4-hourly-gru", "forecasting", "gru", "m4", "m4_hourly", [], edge=True),
     Shipped("forecasting-m4-hourly-lstm", "forecasting", "lstm", "m4", "m4_hourly", [], (0, 1, 2)),
-    Shipped("ctc_speech-fsdd-gru", "ctc_speech", "gru", "fsdd", "fsdd", SPEECH_FLAGS),
+    Shipped("ctc_speech-fsdd-gru", "ctc_speech", "gru", "fsdd", "fsdd", SPEECH_FLAGS, edge=True),
     Shipped("ctc_speech-fsdd-lstm", "ctc_speech", "lstm", "fsdd", "fsdd", SPEECH_FLAGS),
 ]
 
@@ -368,6 +369,8 @@ def main():
         facts.update(command=" ; ".join(commands), build_seconds=sum(wall for _, wall in trained),
                      seeds=", ".join(map(str, spec.seeds)))
         (version_dir.parent / cards.CARD_FILE).write_text(cards.render(zoo.load(version_dir), facts))
+        if spec.edge:
+            edge.convert(version_dir, ["litert", "onnx"])  # into 1/edge/, recorded in the card
         install(spec, version_dir.parent)
         print(f"{spec.name}: {catalog.SHIPPED_DIR / spec.name}", flush=True)
     present = {spec.name: {"task": spec.task, "cell": spec.cell} for spec in SHIPPED

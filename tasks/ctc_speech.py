@@ -67,6 +67,8 @@ from zoo.task import Data, Task, register_task
 
 FRAME_STEP = 80  # samples: 10 ms hop at 8 kHz
 FRAME_LENGTH = 200  # samples: 25 ms frames
+EDGE_CHUNK_FRAMES = 1  # output frames per on-device step: 40 ms of audio, the real-time unit
+
 SERVING_INPUTS = [
     tf.TensorSpec([None, None], tf.float32, name="waveform"),  # at SAMPLE_RATE, in [-1, 1]
     tf.TensorSpec([None], tf.int32, name="length"),  # samples of each row
@@ -345,6 +347,49 @@ class CtcSpeechTask(Task):
         if can_stream(model):
             signatures.update(StreamingRecognizer(model, alphabet).signatures())
         return signatures
+
+    # -- on-device (zoo.edge)
+
+    def edge_signatures(self, model, config):
+        """The streaming `step` only: one chunk of `EDGE_CHUNK_FRAMES` output frames (40 ms each)
+        and the state in, its logits and the new state out. A whole utterance is streamed
+        through it chunk by chunk; a bidirectional model has no on-device form."""
+        if not can_stream(model):
+            raise ValueError(self.edge_unavailable(config) or "this model cannot stream.")
+        recognizer = StreamingRecognizer(model, config["alphabet"], unroll=True)
+        return {"step": (recognizer.edge_step, [
+            tf.TensorSpec([1, EDGE_CHUNK_FRAMES * recognizer.chunk_samples], tf.float32, name="audio"),
+            tf.TensorSpec([1, recognizer.state_size], tf.float32, name="state"),
+        ])}
+
+    def edge_unavailable(self, config):
+        if config.get("bidirectional"):
+            return ("a bidirectional speech model reads each utterance whole and has no on-device "
+                    "(streaming) form; train with --no-bidirectional.")
+        if config.get("normalization") == "utterance":
+            return ("--normalization utterance reads each utterance whole: the on-device (streaming) form "
+                    "needs --normalization causal.")
+        return None
+
+    def edge_examples(self, model, config, warmup):
+        """The chunks (and states) of the first warm-up utterance, streamed through the step."""
+        recognizer = StreamingRecognizer(model, config["alphabet"])
+        chunk = EDGE_CHUNK_FRAMES * recognizer.chunk_samples
+        audio = warmup["waveform"][0, : int(warmup["length"][0])]
+        audio = np.pad(audio, (0, -len(audio) % chunk)).astype("float32")
+        state, examples = recognizer.initial_state(1), []
+        for start in range(0, len(audio), chunk):
+            inputs = {"audio": audio[None, start : start + chunk], "state": state.numpy()}
+            examples.append(inputs)
+            state = recognizer.edge_step(tf.constant(inputs["audio"]), state)["next_state"]
+        return {"step": examples}
+
+    def edge_about(self, config):
+        return ("`step`: `audio` (one chunk of raw samples in [-1, 1], its length in the signature: "
+                f"{EDGE_CHUNK_FRAMES} output frame(s), 40 ms each with the default front end) and `state` "
+                "(zeros before the first chunk) in; `logits` (frames x symbols, blank last) and `next_state` "
+                "out. Greedy CTC on the logits: each frame's argmax, repeats and blanks dropped "
+                "(examples/stream_litert.py).")
 
     def serving_examples(self, data, config):
         """A few raw test utterances, valid inputs of `serving_default`."""

@@ -333,6 +333,23 @@ class ForecastingTask(Task):
 
     # -- export
 
+    # -- on-device (zoo.edge): the serving signature with a batch of one (the Task default)
+
+    def edge_examples(self, model, config, warmup):
+        """Each warm-up history as it is, shorter than the window (NaN-padded inside), and with
+        a missing value: the paths where a NaN meets arithmetic."""
+        rows = []
+        for history in warmup["history"]:
+            holed = history.copy()
+            holed[len(holed) // 2] = np.nan
+            rows += [history[None], history[None, len(history) // 2 :], holed[None]]
+        return {"serving_default": [{"history": row} for row in rows]}
+
+    def edge_about(self, config):
+        return (f"`serving_default`: `history` float32[1, any] (raw values, oldest first, NaN for a missing "
+                f"one; the last {config['input_window']} are used) in; `forecast` float32[1, {config['horizon']}]"
+                + (" and `quantiles`" if config.get("quantiles") else "") + " out, in the history's units.")
+
     def serving_signatures(self, model, data, config):
         window, quantiles = config["input_window"], parse_quantiles(config["quantiles"])
 

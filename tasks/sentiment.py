@@ -216,6 +216,47 @@ class SentimentTask(Task):
         # the mixture's accuracy is what the user gets.
         return ("val_probabilities_accuracy", "max") if config["ngrams"] else ("val_loss", "min")
 
+    # -- on-device (zoo.edge)
+
+    def edge_signatures(self, model, config):
+        """`serving_default` on token ids, not text: string operations are not LiteRT builtins
+        (the SavedModel's TextVectorization would need the Flex delegate, megabytes on a
+        phone), so the client tokenises with the vocabularies shipped beside the files
+        (`edge_assets`, the rule in `edge_about`) and the model does the rest."""
+        recurrent = keras.Model(model.get_layer("embedding").input, model.get_layer("classifier").output)
+        specs = [tf.TensorSpec([1, config["sequence_length"]], tf.int32, name="tokens")]
+        if not config["ngrams"]:
+            return {"serving_default": (lambda tokens: {"probabilities": recurrent(tokens)}, specs)}
+        naive_bayes, mixture = model.get_layer("ngram_logits"), model.get_layer("mixture")
+
+        def serve(tokens, ngram_ids):
+            # The n-gram branch's multi-hot product as a sum of the rows of the ids present (-1: none).
+            weights = naive_bayes.ratios * naive_bayes.kernel
+            present = tf.cast(ngram_ids >= 0, weights.dtype)[..., None]
+            logits = tf.reduce_sum(tf.gather(weights, tf.maximum(ngram_ids, 0)) * present, axis=1) + naive_bayes.bias
+            return {"probabilities": mixture([recurrent(tokens), tf.nn.softmax(logits)])}
+
+        return {"serving_default": (serve, specs + [tf.TensorSpec([1, None], tf.int32, name="ngram_ids")])}
+
+    def edge_examples(self, model, config, warmup):
+        return {"serving_default": [edge_inputs(model, config, text) for text in warmup["text"]]}
+
+    def edge_assets(self, model, config):
+        assets = {"vocabulary.txt": "\n".join(model.get_layer("vectorizer").get_vocabulary()) + "\n"}
+        if config["ngrams"]:
+            assets["ngram_vocabulary.txt"] = "\n".join(model.get_layer("ngram_vectorizer").get_vocabulary()) + "\n"
+        return assets
+
+    def edge_about(self, config):
+        ngrams = (f" `ngram_ids` int32[1, any]: the line numbers in ngram_vocabulary.txt of the distinct "
+                  f"1- to {config['ngrams']}-grams of the whole text (words joined by one space), 0 for any "
+                  "n-gram not listed, each id once (-1 pads)." if config["ngrams"] else "")
+        return ("`serving_default` takes token ids, not text. Tokenising: replace line breaks by spaces, "
+                "lower-case, remove ASCII punctuation, split on whitespace. `tokens` int32[1, "
+                f"{config['sequence_length']}]: each word's line number in vocabulary.txt (1 for a word not "
+                "listed), the first words of the text, 0-padded on the right." + ngrams +
+                " Out: `probabilities` float32[1, classes].")
+
     # -- evaluation
 
     def calibrate(self, model, data, config):
@@ -265,6 +306,17 @@ class SentimentTask(Task):
     def serving_examples(self, data, config):
         texts, _ = next(iter(data.test.unbatch().batch(3)))  # the first 3 test texts
         return {"text": texts.numpy()}  # (3,) bytes
+
+
+def edge_inputs(model, config, text):
+    """The on-device model's inputs for one text, made with the model's own vectorizers."""
+    tokens = model.get_layer("vectorizer")(tf.constant([text])).numpy().astype("int32")
+    if not config["ngrams"]:
+        return {"tokens": tokens}
+    ngrams = model.get_layer("ngram_vectorizer")(tf.constant([text]))
+    ids = ngrams.indices[:, 1].numpy().astype("int32") if isinstance(ngrams, tf.SparseTensor) else \
+        np.flatnonzero(ngrams.numpy()[0]).astype("int32")
+    return {"tokens": tokens, "ngram_ids": (ids if len(ids) else np.array([-1], "int32"))[None, :]}
 
 
 def _predict(model, dataset):

@@ -35,3 +35,22 @@ def test_a_rendered_card_holds_the_exports_metrics_signatures_and_examples(tiny_
     assert "| `history` | in | float32 | [batch, any] |" in card and "| `forecast` | out | float32 | [batch, 6] |" in card
     assert """curl -d '{"inputs": {"history": [[1.0, 2.0]]}}'""" in card
     assert "2 min of training here" in card and "- Real series." in card
+
+
+def test_the_on_device_section_lists_the_files_and_replaces_an_older_one():
+    record = {
+        "quantize": None,
+        "signatures": {"step": {"inputs": {"audio": "float32[1, 320]", "state": "float32[1, 874]"},
+                                "outputs": {"logits": "float32[1, 1, 11]", "next_state": "float32[1, 874]"}}},
+        "files": {"step.tflite": {"signature": "step", "format": "litert", "bytes": 2_982_892, "max_difference": 1.2e-4},
+                  "step.onnx": {"signature": "step", "format": "onnx", "bytes": 3_254_973, "max_difference": 1.2e-4}},
+        "about": "Greedy CTC on the logits.",
+    }
+    section = cards.edge_section(record, "1")
+    assert "| `1/edge/step.tflite` | LiteRT | 2.98 MB | 0.00012 |" in section
+    assert "- `step`: in `audio` float32[1, 320], `state` float32[1, 874]; out `logits` float32[1, 1, 11]" in section
+    card = "# m\n\n## Signatures\n\ntext\n"
+    once = cards.with_section(card, cards.EDGE_HEADING, section)
+    assert once.startswith(card.rstrip()) and once.count(cards.EDGE_HEADING) == 1
+    again = cards.with_section(once + "\n## Later\n\nkept\n", cards.EDGE_HEADING, section.replace("2.98", "9.99"))
+    assert again.count(cards.EDGE_HEADING) == 1 and "9.99 MB" in again and "## Later\n\nkept" in again

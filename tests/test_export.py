@@ -119,7 +119,7 @@ def test_unparsable_models_config_is_left_alone_with_a_warning(tmp_path, capsys)
 
 
 def test_export_cli_rewrites_models_config_with_a_prefix(tmp_path, capsys):
-    from zoo.export import main
+    from zoo.export.__main__ import main
 
     (tmp_path / "m" / "2").mkdir(parents=True)
     main([str(tmp_path), "--base-path-prefix", "/models"])
@@ -181,7 +181,7 @@ def test_each_weight_is_stored_once(exported):
 
 
 def test_export_cli_writes_a_local_config_elsewhere_and_leaves_the_committed_one(tmp_path, capsys):
-    from zoo.export import main
+    from zoo.export.__main__ import main
 
     (tmp_path / "m" / "1").mkdir(parents=True)
     main([str(tmp_path), "--base-path-prefix", "/models"])

@@ -69,3 +69,30 @@ def test_layer_with_per_gate_matmuls_equals_keras(config, rng):
     ours_results, theirs_results = outputs_and_gradients(ours, x), outputs_and_gradients(theirs, x)
     assert_all_close(ours_results[0], theirs_results[0])
     assert_all_close(ours_results[1], theirs_results[1])
+
+
+@pytest.mark.parametrize("config", LAYER_CONFIGS)
+@pytest.mark.parametrize("mask_name", ["right", "left_and_empty"])
+def test_unrolled_loops_give_the_same_outputs_with_no_loop(config, mask_name, rng):
+    """What zoo.edge traces for LiteRT and ONNX: the same outputs both ways round (a
+    Bidirectional's backward layer zeroes its masked steps), and no while loop in the graph."""
+    import keras
+
+    layer, _ = twin_layers(config, rng, return_sequences=True)
+    bidirectional = keras.layers.Bidirectional(layer)
+    x = tf.constant(rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32"))
+    mask = tf.constant(masks()[mask_name])
+    looped = bidirectional(x, mask=mask)
+    with zoo.layers.unrolled_loops():
+        unrolled = tf.function(lambda x, mask: bidirectional(x, mask=mask)).get_concrete_function(
+            tf.TensorSpec(x.shape), tf.TensorSpec(mask.shape, tf.bool))
+    graph = unrolled.graph.as_graph_def()
+    ops = {node.op for node in graph.node} | {node.op for f in graph.library.function for node in f.node_def}
+    assert not ops & {"While", "StatelessWhile", "TensorListReserve"}
+    assert_all_close([unrolled(x, mask)], [looped], atol=1e-6)
+
+
+def test_unrolled_loops_need_a_known_length(rng):
+    layer, _ = twin_layers("gru", rng, return_sequences=True)
+    with zoo.layers.unrolled_loops(), pytest.raises(ValueError, match="number of time steps must be known"):
+        tf.function(layer).get_concrete_function(tf.TensorSpec([BATCH, None, FEATURES]))

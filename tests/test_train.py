@@ -60,6 +60,15 @@ def test_second_export_gets_the_next_version(tmp_path):
     assert versions(tmp_path / "sm" / "sentiment-gru") == [1, 2]
 
 
+def test_formats_adds_the_on_device_files_to_the_export(tmp_path, capsys):
+    exports = tmp_path / "sm"
+    train.main(TINY + ["--data", "synthetic", "--synthetic-train-size", "200", "--formats", "litert",
+                       "--output-dir", str(tmp_path / "runs"), "--export-dir", str(exports)])
+    edge = exports / "sentiment-gru" / "1" / "edge"
+    assert sorted(p.name for p in edge.iterdir()) == ["edge.json", "serving_default.tflite", "vocabulary.txt"]
+    assert f"wrote {edge / 'serving_default.tflite'}" in capsys.readouterr().out
+
+
 def test_train_py_reports_bad_data_without_traceback(tmp_path):
     write(tmp_path / "train.csv", "words,label\na,1\n")
     write(tmp_path / "test.csv", "words,label\na,1\n")

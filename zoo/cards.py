@@ -137,3 +137,43 @@ def render(model, facts):
         sections += [signature_section(model, name, facts["examples"].get(name)), ""]
     sections += [facts.get("usage", "")]
     return "\n".join(sections).rstrip() + "\n"
+
+
+EDGE_HEADING = "## On device (LiteRT, ONNX)"
+
+
+def edge_section(record, version):
+    """The card's section on a version's on-device files (`zoo.edge`'s edge.json record)."""
+    rows = []
+    for name, info in record["files"].items():
+        kind = "vocabulary" if info.get("asset") else {"litert": "LiteRT", "onnx": "ONNX"}[info["format"]]
+        if record.get("quantize") and not info.get("asset"):
+            kind += f" ({record['quantize']} int8)"
+        difference = "" if info.get("asset") else f"{info['max_difference']:.2g}"
+        rows.append((f"`{version}/edge/{name}`", kind, f"{info['bytes'] / 1e6:.2f} MB", difference))
+    signatures = [f"- `{name}`: in {', '.join(f'`{k}` {v}' for k, v in about['inputs'].items())}; "
+                  f"out {', '.join(f'`{k}` {v}' for k, v in about['outputs'].items())}"
+                  for name, about in record["signatures"].items()]
+    return "\n".join([
+        EDGE_HEADING,
+        "",
+        "Builtin ops only (no Flex delegate), a batch of one; written by "
+        "`python -m zoo.export <model> --format litert onnx` (zoo/edge.py), which checked each file "
+        "against TensorFlow on the warm-up examples (largest difference below).",
+        "",
+        *markdown_table(("file", "format", "size", "max difference"), rows),
+        "",
+        *signatures,
+        "",
+        record.get("about", ""),
+    ]).rstrip() + "\n"
+
+
+def with_section(card_text, heading, section):
+    """The card with `section` (starting with `heading`) in place of its old one, or appended."""
+    if heading in card_text:
+        before, rest = card_text.split(heading, 1)
+        after = rest.split("\n## ", 1)
+        tail = "\n## " + after[1] if len(after) > 1 else ""
+        return before + section.rstrip() + "\n" + tail
+    return card_text.rstrip() + "\n\n" + section

@@ -34,8 +34,11 @@ def season_level(history, seasonality):
     Falls back to the whole window when the last season is all missing, and to 1
     for an all-zero or empty window, so dividing by it is always safe.
     """
-    observed = ops.logical_not(ops.isnan(history))
-    magnitude = ops.where(observed, ops.abs(history), 0.0)
+    missing = ops.isnan(history)
+    observed = ops.logical_not(missing)
+    # `isnan` itself as the condition: tf2onnx turns a select on any other condition into
+    # `c * a + (1 - c) * b`, where a NaN in the unused branch still gives NaN (see zoo.edge).
+    magnitude = ops.where(missing, 0.0, ops.abs(history))
     recent = ops.cast(observed[:, -seasonality:], history.dtype)
     recent_level = ops.sum(magnitude[:, -seasonality:], axis=1, keepdims=True) / ops.maximum(
         ops.sum(recent, axis=1, keepdims=True), 1.0
@@ -290,4 +293,5 @@ def fit_history(history, window):
     positions = tf.math.floormod(tf.range(length)[None, :] - trailing_missing[:, None], length)
     history = tf.gather(history, positions, batch_dims=1)
     padding = tf.fill([tf.shape(history)[0], tf.maximum(window - length, 0)], np.float32(np.nan))
-    return tf.ensure_shape(tf.concat([padding, history], axis=1)[:, -window:], [None, window])
+    # (a reshape, not tf.ensure_shape: LiteRT has the one as a builtin op, not the other)
+    return tf.reshape(tf.concat([padding, history], axis=1)[:, -window:], [tf.shape(history)[0], window])

@@ -56,7 +56,9 @@ class StreamingRecognizer:
     `chunk_samples` (one output frame: 320 samples, 40 ms, with a 10 ms hop and stride 4).
     """
 
-    def __init__(self, model, alphabet):
+    def __init__(self, model, alphabet, unroll=False):
+        """`unroll`: the recurrent layers as chains of steps, for a chunk length fixed when tracing
+        (the on-device step, `zoo.edge`)."""
         if not can_stream(model):
             raise ValueError(
                 "streaming needs a unidirectional model with causal normalisation "
@@ -65,7 +67,7 @@ class StreamingRecognizer:
         self.log_mel = model.get_layer("log_mel")
         self.subsampling = _find_layer(model, "subsampling")
         self.recurrent = [
-            (layer, keras.layers.RNN(layer.cell, return_sequences=True, return_state=True))
+            (layer, keras.layers.RNN(layer.cell, return_sequences=True, return_state=True, unroll=unroll))
             for layer in model.layers
             if isinstance(layer, keras.layers.RNN)
         ]
@@ -104,6 +106,24 @@ class StreamingRecognizer:
         }
 
     def step(self, audio, state):
+        """`{text, logits, state}` for a chunk of `audio` [batch, samples] after `state`: the text
+        is what greedy CTC emits in this chunk."""
+        logits, symbols, previous, state = self._advance(audio, state)
+        # Greedy CTC emission: a symbol that is not blank and differs from the frame before.
+        before = tf.concat([previous[:, None], symbols[:, :-1]], axis=1)
+        emitted = tf.ragged.boolean_mask(symbols, (symbols != self.blank) & (symbols != before))
+        text = tf.strings.reduce_join(tf.gather(tf.constant(list(self.alphabet)), emitted), axis=-1)
+        return {"text": text, "logits": logits, "state": state}
+
+    def edge_step(self, audio, state):
+        """`{logits, next_state}`: `step` without the text (strings are not LiteRT builtins), its
+        state renamed (an ONNX graph cannot have an input and an output of the same name); the
+        on-device step (`zoo.edge`), traced on one chunk of fixed length with unrolled layers."""
+        logits, _, _, state = self._advance(audio, state)
+        return {"logits": logits, "next_state": state}
+
+    def _advance(self, audio, state):
+        """(logits, greedy symbols, the symbol before the chunk, new state)."""
         sample_rate = self.log_mel.sample_rate
         tf.debugging.assert_equal(
             tf.shape(audio)[1] % self.chunk_samples, 0,
@@ -124,15 +144,11 @@ class StreamingRecognizer:
             new_states += rnn_states
         logits = self.dense(hidden)  # (batch, frames, symbols + 1)
 
-        # Greedy CTC emission: a symbol that is not blank and differs from the frame before.
         symbols = tf.argmax(logits, axis=-1, output_type=tf.int32)
         (previous,) = next(states)
         previous = tf.cast(tf.round(previous[:, 0]), tf.int32) - 1
         previous = tf.where(previous < 0, self.blank, previous)
-        before = tf.concat([previous[:, None], symbols[:, :-1]], axis=1)
-        emitted = tf.ragged.boolean_mask(symbols, (symbols != self.blank) & (symbols != before))
-        text = tf.strings.reduce_join(tf.gather(tf.constant(list(self.alphabet)), emitted), axis=-1)
         last = tf.concat([previous[:, None], symbols], axis=1)[:, -1]
         new_states.append(tf.cast(tf.where(last == self.blank, 0, last + 1), tf.float32)[:, None])
         state = tf.concat([tf.reshape(s, [batch, -1]) for s in new_states], axis=1)
-        return {"text": text, "logits": logits, "state": state}
+        return logits, symbols, previous, state

@@ -107,6 +107,38 @@ class Task:
         """
         raise NotImplementedError
 
+    # -- on-device files (`zoo.edge`: LiteRT, ONNX)
+
+    def edge_signatures(self, model, config):
+        """`{name: (function, input_signature)}` for the LiteRT/ONNX files, `model` rebuilt with
+        unrolled recurrent layers: a batch of one, and whatever fixes the number of steps.
+        Default: the serving signatures with the batch fixed at one."""
+        import tensorflow as tf
+
+        return {
+            name: (function, [tf.TensorSpec([1, *spec.shape[1:]], spec.dtype, name=spec.name) for spec in specs])
+            for name, (function, specs) in self.serving_signatures(model, None, config).items()
+        }
+
+    def edge_examples(self, model, config, warmup):
+        """`{signature: [inputs]}` each converted file is checked on, from `warmup` (the version's
+        warm-up inputs of serving_default). Default: those rows one at a time."""
+        rows = len(next(iter(warmup.values()))) if warmup else 0
+        return {"serving_default": [{name: values[row : row + 1] for name, values in warmup.items()}
+                                    for row in range(rows)]}
+
+    def edge_assets(self, model, config):
+        """`{file name: text}` the edge files need beside them (e.g. a vocabulary). Default: none."""
+        return {}
+
+    def edge_unavailable(self, config):
+        """Why a model of `config` has no on-device form, or None (checked before training)."""
+        return None
+
+    def edge_about(self, config):
+        """What the edge files take and return, in a sentence or two (edge.json, the card)."""
+        return ""
+
 
 def register_task(task_class):
     """Class decorator: registers an instance of `task_class` under its `name`."""

@@ -96,24 +96,39 @@ def loops_are_compiled():
     return compiled
 
 
-@contextlib.contextmanager
 def compiled_loops(enabled=True):
     """Trace the recurrences as XLA clusters (`True`) or as plain TF loops."""
-    previous = getattr(_settings, "compiled", None)
-    _settings.compiled = enabled
+    return _setting("compiled", enabled)
+
+
+def unrolled_loops():
+    """Trace the recurrences as one chain of steps (a Python loop over a time length known
+    when tracing) instead of `tf.while_loop`s: what LiteRT's builtin ops and tf2onnx take
+    (`zoo.edge`). The same equations, masks and results; no XLA."""
+    return _setting("unrolled", True)
+
+
+@contextlib.contextmanager
+def _setting(name, value):
+    previous = getattr(_settings, name, None)
+    setattr(_settings, name, value)
     try:
         yield
     finally:
-        _settings.compiled = previous
+        setattr(_settings, name, previous)
 
 
 def _dual(python_function):
-    """The function as two tf.functions: XLA-compiled and plain."""
+    """The function as three tf.functions: XLA-compiled, plain, and unrolled (`unrolled_loops`)."""
     compiled = tf.function(python_function, jit_compile=True, autograph=False)
     plain = tf.function(python_function, autograph=False)
+    unrolled = tf.function(python_function, autograph=False)  # its own traces: they hold no loops
 
     def call(*args):
-        fn = compiled if loops_are_compiled() else plain
+        if getattr(_settings, "unrolled", False):
+            fn = unrolled
+        else:
+            fn = compiled if loops_are_compiled() else plain
         # The gradient is hand-written: keep autodiff from tracing through (and
         # from asking XLA for the loop's intermediate TensorLists).
         return fn(*[a if a is None or isinstance(a, bool) else tf.stop_gradient(a) for a in args])
@@ -121,11 +136,30 @@ def _dual(python_function):
     return call
 
 
+def _steps(time_major):
+    """The number of time steps: a Python int when the shape says it, else a tensor."""
+    return time_major.shape[0] if time_major.shape[0] is not None else tf.shape(time_major)[0]
+
+
 def _time_loop(num_steps, body, carry, outputs, reverse=False):
     """Runs `carry, step_outputs = body(t, carry)` for each t and stacks outputs.
 
-    `outputs` is a list of (dtype, element_shape) for the per-step outputs.
+    `outputs` is a list of (dtype, element_shape) for the per-step outputs. Under
+    `unrolled_loops()` with `num_steps` known when tracing, the steps are a Python loop.
     """
+    steps = tf.get_static_value(num_steps)
+    if getattr(_settings, "unrolled", False):
+        if steps is None:
+            raise ValueError("unrolled_loops(): the number of time steps must be known when tracing "
+                             "(give the input a fixed length).")
+        stacked = [[] for _ in outputs]
+        for i in range(int(steps)):
+            carry, step_outputs = body(int(steps) - 1 - i if reverse else i, carry)
+            for values, value in zip(stacked, step_outputs):
+                values.append(value)
+        if reverse:
+            stacked = [values[::-1] for values in stacked]
+        return carry, [tf.stack(values) for values in stacked]
     arrays = [
         tf.TensorArray(dtype, size=num_steps, element_shape=shape)
         for dtype, shape in outputs
@@ -207,7 +241,7 @@ def _gru_forward(
     `x_t W + b_in + [b_rec,z, b_rec,r, 0]` runs beside the chain's `h₋ U`.
     """
     units = recurrent_kernel.shape[0]
-    num_steps = tf.shape(inputs)[0]
+    num_steps = _steps(inputs)
     state_shape = h0.shape
     gate_shape = tf.TensorShape([h0.shape[0], 3 * units])
     recurrent_kernel_zr = recurrent_kernel[:, : 2 * units]
@@ -290,7 +324,7 @@ def _gru_backward(
     ∂L/∂W, ∂L/∂U products, accumulated in the loop's carry.
     """
     units = recurrent_kernel.shape[0]
-    num_steps = tf.shape(states)[0]
+    num_steps = _steps(states)
     previous_states = tf.concat([h0[None], states[:-1]], axis=0)
     kernel_t = tf.transpose(kernel)  # (3U, D)
     recurrent_kernel_t = tf.transpose(recurrent_kernel)  # (3U, U)
@@ -405,7 +439,7 @@ def _lstm_forward(inputs, kernel, bias, recurrent_kernel, h0, c0, mask, per_gate
 
     Per step, the input projection `x_t W + b` runs beside the chain's `h₋ U`.
     """
-    num_steps = tf.shape(inputs)[0]
+    num_steps = _steps(inputs)
     units = recurrent_kernel.shape[0]
     state_shape = h0.shape
     if not per_gate:
@@ -474,7 +508,7 @@ def _lstm_backward(
     All matmuls run per step in the loop: `δa Uᵀ` on the chain; beside it
     `δa Wᵀ`, `x_tᵀ δa` and `h₋ᵀ δa`, the last two accumulated in the loop's carry.
     """
-    num_steps = tf.shape(h_seq)[0]
+    num_steps = _steps(h_seq)
     units = recurrent_kernel.shape[0]
     previous_h = tf.concat([h0[None], h_seq[:-1]], axis=0)
     previous_c = tf.concat([c0[None], c_seq[:-1]], axis=0)

@@ -11,9 +11,11 @@ records TF Serving replays before it serves the version) and
 every model under `<base>` for `tensorflow_model_server --model_config_file`.
 
     python -m zoo.export saved_models --base-path-prefix /models   # rewrite models.config
+    python -m zoo.export sentiment-imdb-gru --format litert onnx    # on-device files (zoo.edge)
+
+The command line is `zoo/export/__main__.py`.
 """
 
-import argparse
 import json
 import os
 import pathlib
@@ -132,12 +134,27 @@ def write_manifest(base_dir, models):
     base_dir = pathlib.Path(base_dir)
     entries = {}
     for name, entry in sorted(models.items()):
-        files = sorted(p for p in (base_dir / name).rglob("*") if p.is_file())
-        sizes = {str(p.relative_to(base_dir / name)): p.stat().st_size for p in files}
-        entries[name] = {**entry, "files": sizes}
+        entries[name] = {**entry, "files": file_sizes(base_dir / name)}
     path = base_dir / MANIFEST
     path.write_text(json.dumps({"models": entries}, indent=1) + "\n")
     return path
+
+
+def refresh_manifest_entry(model_dir):
+    """After a change inside a shipped model (its on-device files): its manifest entry lists
+    its files and sizes again; other models' entries are left as they are."""
+    model_dir = pathlib.Path(model_dir)
+    path = model_dir.parent / MANIFEST
+    document = json.loads(path.read_text()) if path.is_file() else {"models": {}}
+    if model_dir.name in document["models"]:
+        document["models"][model_dir.name]["files"] = file_sizes(model_dir)
+        path.write_text(json.dumps(document, indent=1) + "\n")
+
+
+def file_sizes(model_dir):
+    """`{path in the model folder: bytes}` of every file under it."""
+    model_dir = pathlib.Path(model_dir)
+    return {str(p.relative_to(model_dir)): p.stat().st_size for p in sorted(model_dir.rglob("*")) if p.is_file()}
 
 
 def refuse_shipped_name(model_dir):
@@ -282,22 +299,3 @@ def library_versions():
         "scikit-learn": sklearn.__version__,
         "zoo": zoo.__version__,
     }
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Rewrite <base>/models.config for TF Serving.")
-    parser.add_argument("base_dir", nargs="?", default="saved_models", help="default saved_models")
-    parser.add_argument(
-        "--base-path-prefix",
-        help="base_path = PREFIX/<model>, the folder as the server sees it (e.g. /models in "
-        "Docker); kept by later exports; '' for absolute paths (the default)",
-    )
-    parser.add_argument("--output", help="write the config to this file instead of <base>/models.config")
-    args = parser.parse_args(argv)
-    if not model_names(args.base_dir):
-        sys.exit(f"zoo.export: no exported models in {args.base_dir}/.")
-    print(write_models_config(args.base_dir, args.base_path_prefix, args.output).read_text(), end="")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,54 @@
+"""`python -m zoo.export`: TF Serving's models.config for a folder of exports, or an export's
+LiteRT / ONNX files.
+
+    python -m zoo.export saved_models --base-path-prefix /models      # rewrite models.config
+    python -m zoo.export sentiment-imdb-gru --format litert onnx       # <version>/edge/ (zoo.edge)
+    python -m zoo.export saved_models/forecasting-gru/3 --format litert --quantize dynamic
+"""
+
+import argparse
+import sys
+
+from zoo.export import model_names, write_models_config
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m zoo.export",
+        description="Rewrite <base>/models.config for TF Serving; with --format, convert one exported "
+        "model to LiteRT and/or ONNX instead.",
+    )
+    parser.add_argument("target", nargs="?", default="saved_models",
+                        help="the base folder (default saved_models); with --format, a model: a name "
+                        "(as zoo.load takes it) or a version folder")
+    parser.add_argument(
+        "--base-path-prefix",
+        help="base_path = PREFIX/<model>, the folder as the server sees it (e.g. /models in "
+        "Docker); kept by later exports; '' for absolute paths (the default)",
+    )
+    parser.add_argument("--output", help="write the config to this file instead of <base>/models.config")
+    parser.add_argument("--format", nargs="+", metavar="FORMAT",
+                        help="litert and/or onnx: write <version>/edge/ for the model TARGET")
+    parser.add_argument("--quantize", choices=["dynamic"],
+                        help="with --format litert: int8 weights (post-training dynamic range)")
+    args = parser.parse_args(argv)
+    if args.format:
+        from zoo import edge
+
+        try:
+            files = edge.convert(args.target, args.format, args.quantize)
+        except (ValueError, FileNotFoundError, KeyError) as error:  # EdgeError is a ValueError
+            sys.exit(f"zoo.export: {error}")
+        for item in files:
+            print(f"wrote {item.path} ({item.path.stat().st_size / 1e6:.1f} MB; max difference from "
+                  f"TensorFlow {item.max_difference:.2g})")
+        return
+    if args.quantize:
+        parser.error("--quantize goes with --format litert.")
+    if not model_names(args.target):
+        sys.exit(f"zoo.export: no exported models in {args.target}/.")
+    print(write_models_config(args.target, args.base_path_prefix, args.output).read_text(), end="")
+
+
+if __name__ == "__main__":
+    main()
