@@ -13,7 +13,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from zoo import edge, hyperparameters  # noqa: E402
+from zoo import distribute, edge, hyperparameters  # noqa: E402
 from zoo.export import check_writable  # noqa: E402
 from zoo.task import get_task, list_tasks, resolve_config  # noqa: E402
 from zoo.training import (  # noqa: E402
@@ -27,7 +27,8 @@ from zoo.training import (  # noqa: E402
     write_fine_tuned_card,
 )
 
-RUN_OPTIONS = ("task", "output_dir", "export_dir", "resume", "quiet", "init_from", "formats")
+RUN_OPTIONS = ("task", "output_dir", "export_dir", "resume", "quiet", "init_from", "formats", "strategy",
+               "mixed_precision")
 
 
 def build_parser(task):
@@ -47,6 +48,12 @@ def build_parser(task):
         "sentiment-imdb-gru, or an export folder); its hyperparameters are the defaults",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="default",
+                        help="default: one device; mirrored: every local GPU (tf.distribute.MirroredStrategy); "
+                        "multi_worker: the machines in TF_CONFIG. --batch-size stays the global batch "
+                        "(README: \"Training on more devices and machines\")")
+    parser.add_argument("--mixed-precision", choices=distribute.MIXED_PRECISION,
+                        help="compute in 16 bits, variables and recurrences in float32 (default: float32)")
     parser.add_argument("--formats", nargs="+", choices=sorted(edge.FORMATS), metavar="FORMAT",
                         help="also write the export's on-device files: litert and/or onnx (see zoo/edge.py)")
     hyperparameters.add_arguments(parser, task.hyperparameters, f"{task.name} hyperparameters")
@@ -79,7 +86,7 @@ def main(argv=None):
         if run_options["formats"]:
             edge.check_config(task, config, run_options["formats"])
         run = fit(task, config, run_options["output_dir"], resume, verbose=2 if run_options["quiet"] else 1,
-                  init_from=parent)
+                  init_from=parent, strategy=run_options["strategy"], mixed_precision=run_options["mixed_precision"])
         path = export(task, run, run_options["export_dir"])
         if parent is not None:
             write_fine_tuned_card(run, path, ["python", "train.py", *argv])

@@ -266,9 +266,11 @@ class CtcSpeechTask(Task):
         normalization = config["normalization"]
         waveform = keras.Input((None,), name="waveform")
         length = keras.Input((), dtype="int32", name="length")
+        # dtype float32 here and at the logits, whatever the policy: under mixed precision
+        # (zoo.distribute) the FFT has no 16-bit kernel and the CTC loss wants float32 logits.
         log_mel = LogMelSpectrogram(
             SAMPLE_RATE, FRAME_LENGTH, FRAME_STEP, num_mel_bins=config["num_mel_bins"],
-            causal=normalization == "causal", name="log_mel",
+            causal=normalization == "causal", name="log_mel", dtype="float32",
         )
         hidden = log_mel([waveform, length])  # (batch, frames, mel), masked
         if data is not None:  # the normalisation prior: training-set statistics
@@ -286,8 +288,8 @@ class CtcSpeechTask(Task):
             bidirectional=config["bidirectional"],
             dropout=config["dropout"],
         )
-        logits = keras.layers.Dense(len(alphabet) + 1, name="logits")(hidden)  # last: blank
-        logits = PadAsBlank(name="pad_as_blank")(logits)
+        logits = keras.layers.Dense(len(alphabet) + 1, name="logits", dtype="float32")(hidden)  # last: blank
+        logits = PadAsBlank(name="pad_as_blank", dtype="float32")(logits)
         inputs = {"waveform": waveform, "length": length}
         return keras.Model(inputs, logits, name=f"ctc_speech_{config['cell']}")
 

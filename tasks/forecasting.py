@@ -268,8 +268,11 @@ class ForecastingTask(Task):
         window, chunk = config["input_window"], config["chunk_length"]
         quantiles = parse_quantiles(config["quantiles"])
         history = keras.Input(shape=(window,), name="history")  # NaN = missing
-        level = SeasonLevel(config["seasonality"], name="level")(history)
-        steps = ScaledChunks(chunk, name="chunks")(history, level)
+        # dtype float32 from the raw history to the level and scaled chunks, and from the head
+        # to the forecast, whatever the policy: under mixed precision (zoo.distribute) values
+        # in the thousands would keep 3 significant digits in bfloat16.
+        level = SeasonLevel(config["seasonality"], name="level", dtype="float32")(history)
+        steps = ScaledChunks(chunk, name="chunks", dtype="float32")(history, level)
         hidden = recurrent_stack(
             steps,
             cell=config["cell"],
@@ -280,13 +283,14 @@ class ForecastingTask(Task):
         )
         if config["dropout"]:
             hidden = keras.layers.Dropout(config["dropout"])(hidden)
-        outputs = keras.layers.Dense(config["horizon"] * max(1, len(quantiles)), name="head")(hidden)
+        outputs = keras.layers.Dense(config["horizon"] * max(1, len(quantiles)), name="head", dtype="float32")(hidden)
         forecast = Rescale(
             config["horizon"],
             config["seasonality"],
             len(quantiles),
             config["seasonal_naive_residual"],
             name="forecast",
+            dtype="float32",
         )(outputs, history, level)
         return keras.Model(history, forecast, name=f"forecasting_{config['cell']}")
 

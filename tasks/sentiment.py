@@ -144,7 +144,7 @@ class SentimentTask(Task):
         if not config["ngrams"]:
             return keras.Model(text, probabilities, name=f"sentiment_{config['cell']}")
         ngram_probabilities = self._ngram_branch(text, texts, config, data, len(classes), vocabularies[1])
-        mixture = ProbabilityMixture(name="mixture")([probabilities, ngram_probabilities])
+        mixture = ProbabilityMixture(name="mixture", dtype="float32")([probabilities, ngram_probabilities])
         return keras.Model(
             text,
             {"probabilities": mixture, "recurrent": probabilities, "ngrams": ngram_probabilities},
@@ -180,7 +180,9 @@ class SentimentTask(Task):
         )
         hidden = MaskedMeanMaxPooling(name="pooling")(hidden)
         hidden = keras.layers.Dropout(config["dropout"])(hidden)
-        return keras.layers.Dense(num_classes, activation="softmax", name="classifier")(hidden)
+        # float32 probabilities whatever the policy (a softmax in 16 bits under mixed precision,
+        # zoo.distribute, would round them to 3 digits); so the n-gram branch below
+        return keras.layers.Dense(num_classes, activation="softmax", name="classifier", dtype="float32")(hidden)
 
     def _ngram_branch(self, text, texts, config, data, num_classes, vocabulary=None):
         vectorizer = keras.layers.TextVectorization(
@@ -194,8 +196,8 @@ class SentimentTask(Task):
         )
         if vocabulary is None:
             vectorizer.adapt(texts)
-        logits = NaiveBayesLogits(num_classes, l2=config["ngram_l2"], name="ngram_logits")
-        probabilities = keras.layers.Softmax(name="ngram_classifier")(logits(vectorizer(text)))
+        logits = NaiveBayesLogits(num_classes, l2=config["ngram_l2"], name="ngram_logits", dtype="float32")
+        probabilities = keras.layers.Softmax(name="ngram_classifier", dtype="float32")(logits(vectorizer(text)))
         if data and vocabulary is None:  # a parent's ratios come with its weights
             labelled = data.train.map(lambda text, label: (text, label["probabilities"]))
             logits.ratios.assign(log_count_ratios(vectorizer, labelled, num_classes))

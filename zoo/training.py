@@ -26,8 +26,9 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from zoo import cards, catalog, loading, plots
+from zoo import cards, catalog, distribute, loading, plots
 from zoo.export import export_saved_model
 
 PARTIAL = ".partial"
@@ -71,7 +72,8 @@ def build_optimizer(config, steps_per_epoch):
     return keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
 
 
-def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init_from=None):
+def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init_from=None, strategy="default",
+        mixed_precision=None):
     """Trains `task` with `config` (from `zoo.task.resolve_config`), tests once; returns a `Run`.
 
     The run folder gets config.json, run.json, TensorBoard logs, the best
@@ -80,32 +82,46 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
     built it (e.g. a cut training split); by default `task.build_inputs(config)`.
     `init_from`: a `zoo.loading.SavedModel` of the same task and architecture whose
     weights (and fitted preprocessing, e.g. vocabularies) training starts from.
+    `strategy`: a `zoo.distribute.STRATEGIES` name or a `tf.distribute.Strategy`, whose
+    scope the model is built and compiled in; `mixed_precision`: a Keras mixed policy
+    (`zoo.distribute.MIXED_PRECISION`) or None. Both are run options (run.json), not
+    hyperparameters: `config["batch_size"]` is the global batch either way.
     """
     keras.utils.set_random_seed(config["seed"])
+    if strategy == "multi_worker" or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        raise ValueError("--strategy multi_worker: Keras's fit cannot train under MultiWorkerMirroredStrategy yet "
+                         "(keras-team/keras#20585; see zoo/distribute.py). Use --strategy mirrored on one machine.")
+    if isinstance(strategy, str):
+        strategy = distribute.make_strategy(strategy)
     if data is None:
         data = task.build_inputs(config)
     config = task.resolve(config, data)
     print(data.description, flush=True)
-    if init_from is None:
-        model = task.build_model(config, data)
-    else:
-        model = task.build_model(config, data, parent=init_from)
-        copy_weights(init_from, model)
-        print(f"initialised from {init_from.path}", flush=True)
-    steps_per_epoch = int(data.train.cardinality())
-    model.compile(
-        optimizer=build_optimizer(config, steps_per_epoch),
-        loss=task.build_losses(config),
-        metrics=task.build_metrics(config),
-    )
+    with distribute.precision(mixed_precision), strategy.scope():
+        if init_from is None:
+            model = task.build_model(config, data)
+        else:
+            model = task.build_model(config, data, parent=init_from)
+            copy_weights(init_from, model)
+            print(f"initialised from {init_from.path}", flush=True)
+        steps_per_epoch = int(data.train.cardinality())
+        model.compile(
+            optimizer=build_optimizer(config, steps_per_epoch),
+            loss=task.build_losses(config),
+            metrics=task.build_metrics(config),
+        )
     parameters = int(model.count_params())
-    print(f"{task.name}-{config['cell']}: {parameters:,} parameters", flush=True)
+    replicas = strategy.num_replicas_in_sync
+    print(f"{task.name}-{config['cell']}: {parameters:,} parameters"
+          + (f"; {replicas} replicas, {config['batch_size'] // replicas} rows each per step" if replicas > 1 else "")
+          + (f"; {mixed_precision}" if mixed_precision else ""), flush=True)
 
     run_dir = pathlib.Path(resume) if resume else new_run_dir(output_dir, task.name, config["cell"])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
     run_options = {"task": task.name, "output_dir": str(output_dir), "resume": str(resume) if resume else None,
-                   "verbose": verbose}
+                   "verbose": verbose, "strategy": type(strategy).__name__, "replicas": replicas,
+                   "mixed_precision": mixed_precision}
     (run_dir / "run.json").write_text(json.dumps(run_options, indent=2))
     monitor, mode = task.monitor(config)
     callbacks = [

@@ -130,7 +130,11 @@ class FusedRNN(keras.layers.RNN):
         cell = self.cell
         if training and cell.dropout:
             sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
-        inputs = ops.transpose(sequences, (1, 0, 2))  # (time, batch, features)
+        # The recurrence runs in the variables' dtype: float32 under a mixed-precision policy,
+        # whose 16-bit compute would lose the running state (`keras.layers.RNN.call` casts
+        # the outputs back to the layer's compute dtype).
+        state_dtype = cell.kernel.dtype
+        inputs = ops.transpose(ops.cast(sequences, state_dtype), (1, 0, 2))  # (time, batch, features)
         mask_tm = None
         if mask is not None:
             mask_tm = ops.expand_dims(ops.cast(ops.transpose(mask), inputs.dtype), -1)
@@ -139,7 +143,7 @@ class FusedRNN(keras.layers.RNN):
             mask_tm = None if mask_tm is None else ops.flip(mask_tm, axis=0)
 
         states, final_states = self.fused_states(
-            inputs, [ops.convert_to_tensor(s) for s in initial_state], mask_tm
+            inputs, [ops.cast(ops.convert_to_tensor(s), state_dtype) for s in initial_state], mask_tm
         )
 
         if mask_tm is None:
