@@ -5,13 +5,16 @@
     python evaluate.py --grid greff --data-dir ../shared/data    # LSTM variants, about 30 minutes
     python evaluate.py --grid full --data-dir ../shared/data --reuse results/medium   # about an hour
     python evaluate.py --grid quick --report-only    # rewrite report.md from results.csv
+    python evaluate.py --task sentiment --data csv --data-dir my_reviews/ --cells gru,lstm,rnn --seeds 3
 
 Every task run goes through `zoo.training.fit` (the loop `train.py` uses), with the
 grid's overrides of the task's defaults and no export (`evaluation.runs`). Runs append
 one row each to `results/<name>/results.csv` as they finish; a rerun skips the runs
 already there. The grids are in `evaluation.grids`, the long-range probes in
 `evaluation.probes`; `results/<name>/report.md` and its PNGs (`evaluation.report`)
-are rewritten after the grid.
+are rewritten after the grid. With `--task`, the grid is the user's data: the task's
+own loader for `--data` in `--data-dir`, its defaults, `--cells` x `--seeds`, its
+baselines, and `results/<task>-<data>/report.md` (`evaluation.grids.custom_grid`).
 """
 
 import argparse
@@ -21,7 +24,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from evaluation.grids import DATA_FOLDERS, GRIDS  # noqa: E402
+from evaluation.grids import CUSTOM_CELLS, DATA_FOLDERS, GRIDS, custom_grid  # noqa: E402
 from evaluation.runs import run_grid  # noqa: E402
 
 
@@ -30,7 +33,15 @@ def main(argv=None):
     parser.add_argument("--grid", choices=sorted(GRIDS), default="full", help="which grid (default full)")
     parser.add_argument("--quick", action="store_true", help="the quick grid (same as --grid quick)")
     parser.add_argument("--name", help="results folder name (default: the grid's name)")
-    parser.add_argument("--data-dir", default=None, help="folder with imdb/, m4_hourly/, fsdd/ (real-data grids)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with imdb/, m4_hourly/, fsdd/ (real-data grids); with --task, your data's folder")
+    parser.add_argument("--task", help="compare cells on your data for this task (sentiment, forecasting, "
+                        "ctc_speech) instead of a named grid")
+    parser.add_argument("--data", help="with --task: the task's data source (e.g. csv; see train.py --help)")
+    parser.add_argument("--cells", default=",".join(CUSTOM_CELLS),
+                        help=f"with --task: comma-separated cells (default {','.join(CUSTOM_CELLS)})")
+    parser.add_argument("--seeds", type=int, default=3, help="with --task: seeds per cell (default 3)")
+    parser.add_argument("--epochs", type=int, help="with --task: epochs per run (default: the task's)")
     parser.add_argument("--output-dir", default="results", help="where results/<name>/ goes")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from results.csv")
     parser.add_argument(
@@ -39,7 +50,17 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     grid_name = "quick" if args.quick else args.grid
-    grid = GRIDS[grid_name]
+    if args.task:
+        if not args.data or not args.data_dir:
+            sys.exit("evaluate.py: --task compares cells on your data: give --data and --data-dir too.")
+        try:
+            grid = custom_grid(args.task, args.data, args.data_dir, args.cells.split(","), args.seeds,
+                               {"epochs": args.epochs} if args.epochs else None)
+        except ValueError as error:
+            sys.exit(f"evaluate.py: {error}")
+        grid_name, args.data_dir = grid.tasks[0].name, None
+    else:
+        grid = GRIDS[grid_name]
     results_dir = pathlib.Path(args.output_dir) / (args.name or grid_name)
     if args.data_dir is None and any(spec.overrides.get("data") in DATA_FOLDERS for spec in grid.tasks):
         args.data_dir = os.environ.get("ZOO_DATA_DIR", str(pathlib.Path(__file__).resolve().parent.parent / "shared" / "data"))

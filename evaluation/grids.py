@@ -3,7 +3,7 @@
 A `TaskSpec` is a registry task with overrides of its defaults (each of the task's
 hyperparameter types); a `Grid` crosses its tasks with cells and seeds and adds the
 long-range probes. The named grids are `GRIDS`: smoke (for tests), quick, medium,
-greff and full.
+greff and full; `custom_grid` makes one for the user's own data.
 """
 
 import dataclasses
@@ -124,6 +124,42 @@ GRIDS = {
 DATA_FOLDERS = {"imdb": "imdb", "m4": "m4_hourly", "fsdd": "fsdd"}
 
 
+CUSTOM_SPECS = {}  # name -> TaskSpec of the grids `custom_grid` made in this process
+
+
 def find_spec(name):
     """The task spec named `name` in any grid (specs shared between grids are the same object)."""
+    if name in CUSTOM_SPECS:
+        return CUSTOM_SPECS[name]
     return next(spec for grid in GRIDS.values() for spec in grid.tasks if spec.name == name)
+
+
+# What a comparison on the user's data reports per task: (metric, higher is better, the
+# target whose first epoch counts as "epochs to target").
+TASK_METRICS = {
+    "sentiment": ("test_accuracy", True, ("val_accuracy", 0.8)),
+    "forecasting": ("owa", False, ("val_loss", 0.0)),  # no common threshold: the column stays empty
+    "ctc_speech": ("cer", False, ("val_cer", 0.1)),
+}
+CUSTOM_CELLS = ("gru", "lstm", "rnn")
+
+
+def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=None):
+    """A grid of one task on the user's data (`evaluate.py --task T --data SOURCE --data-dir DIR`):
+    the task's loader for `data`, its defaults (with `overrides`), `cells` at equal units and
+    `seeds` seeds, the task's baselines, and no probes (they use no data)."""
+    from zoo.builders import CELLS
+
+    if task not in TASK_METRICS:
+        raise ValueError(f"--task {task}: choose one of {sorted(TASK_METRICS)}.")
+    unknown = [cell for cell in cells if cell not in CELLS]
+    if unknown:
+        raise ValueError(f"--cells: {', '.join(unknown)} is not a cell; choose from {sorted(CELLS)}.")
+    if seeds < 1:
+        raise ValueError(f"--seeds {seeds}: give at least 1.")
+    metric, higher, target = TASK_METRICS[task]
+    spec = TaskSpec(f"{task}-{data}", task, {"data": data, "data_dir": data_dir, **(overrides or {})},
+                    metric, higher, target)
+    CUSTOM_SPECS[spec.name] = spec
+    return Grid(tasks=[spec], cells=list(cells), seeds=list(range(seeds)), probe_cells=[], probe_lengths=[],
+                probe_steps=0, latency_lengths=(), matched="gru" in cells and "lstm" in cells)

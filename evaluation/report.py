@@ -62,6 +62,15 @@ class TaskTable:
         """Signed advantage of mean a over mean b in the metric's good direction."""
         return (a - b) if self.higher_is_better else (b - a)
 
+    def against_baseline(self):
+        """(the best baseline's row, the cells whose mean beats it), or None without baselines."""
+        if not self.baselines:
+            return None
+        best = max(self.baselines, key=lambda row: row["value"] if self.higher_is_better else -row["value"])
+        beating = [cell for cell in sorted(self.by_cell, key=cell_sort_key)
+                   if self.better(self.values(cell).mean(), best["value"]) > 0]
+        return best, beating
+
     def compare(self, cell_a, cell_b, key="value"):
         a, b = self.values(cell_a, key), self.values(cell_b, key)
         if len(a) == 0 or len(b) == 0:
@@ -420,6 +429,11 @@ def task_section(table):
     header = ["cell", "seeds", "units", "parameters", table.metric, "s/epoch", "epochs to target",
               "latency ms (batch 1)"]
     lines = [f"### {table.task} (`{table.metric}`, {arrow})", "", *markdown_table(header, cells)]
+    against = table.against_baseline()
+    if against and table.by_cell:
+        best, beating = against
+        lines += ["", f"Beside the best baseline ({best['cell']}, {best['value']:.4f}): "
+                  + (f"beaten by {', '.join(beating)}." if beating else "**no recurrent model beats it**.")]
     comparisons = [("gru", "lstm"), ("gru_matched", "lstm"), ("gru", "rnn"), ("lstm", "rnn")]
     # Greff et al.'s variants against their vanilla LSTM (with peepholes), as in the paper
     comparisons += [
@@ -531,6 +545,11 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
         "## Verdicts",
         "",
     ]
+    behind = [table.task for table in tables
+              if table.by_cell and table.against_baseline() and not ({"gru", "lstm"} & set(table.against_baseline()[1]))]
+    if behind:
+        lines.append(f"- **Caveat: neither GRU nor LSTM beats the task's baseline on {', '.join(behind)}**, so "
+                     "the verdicts there are about under-trained models (a larger budget, or tuning, first).")
     for claim, judge in CLAIMS:
         verdict, text = judge(rows, tables)
         lines.append(f"- **{claim}: {verdict} on this grid.** {text}")

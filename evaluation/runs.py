@@ -36,7 +36,7 @@ def run_config(spec, cell, seed, data_dir, units=None):
     task = get_task(spec.task)
     overrides = {k: v for k, v in spec.overrides.items() if k in task.defaults}
     source = overrides.get("data")
-    if source in DATA_FOLDERS:
+    if source in DATA_FOLDERS and not overrides.get("data_dir"):  # a named grid: the shared data folder
         if not data_dir:
             raise ValueError(f"{spec.name}: --data-dir is needed (the folder with {DATA_FOLDERS[source]}/).")
         overrides["data_dir"] = str(pathlib.Path(data_dir) / DATA_FOLDERS[source])
@@ -144,7 +144,9 @@ def run_task(spec, cell, seed, data_dir, run_dir, units=None, label=None):
 
 
 def texts_and_labels(dataset):
-    texts, labels = zip(*((t.decode("utf-8"), int(y)) for t, y in dataset.unbatch().as_numpy_iterator()))
+    # (a model with the n-gram branch labels each of its outputs: the same class id)
+    texts, labels = zip(*((t.decode("utf-8"), int(y["probabilities"] if isinstance(y, dict) else y))
+                          for t, y in dataset.unbatch().as_numpy_iterator()))
     return texts, labels
 
 

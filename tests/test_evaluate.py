@@ -79,3 +79,38 @@ def test_reuse_without_results_exits_with_the_reason(tmp_path):
     with pytest.raises(SystemExit) as error:
         evaluate.main(["--grid", "smoke", "--output-dir", str(tmp_path), "--reuse", str(missing)])
     assert str(error.value) == f"evaluate.py: --reuse {missing}: no results.csv there"
+
+
+def test_task_on_your_own_csv_compares_the_cells_beside_the_baseline(tmp_path, capsys):
+    from tasks._synthetic_reviews import synthetic_corpus
+
+    train, test = synthetic_corpus(200, 100, 0)
+    for name, examples in (("train.csv", train), ("test.csv", test)):
+        with open(tmp_path / name, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["text", "label"])
+            writer.writerows((text, label) for text, label, *_ in examples)
+    evaluate.main(["--task", "sentiment", "--data", "csv", "--data-dir", str(tmp_path), "--cells", "gru,lstm",
+                   "--seeds", "1", "--epochs", "1", "--output-dir", str(tmp_path / "results")])
+    out = capsys.readouterr().out
+    assert "grid sentiment-csv: 4 runs" in out and "[4/4] sentiment-csv/tfidf_logreg" in out and "min left" in out
+    report = (tmp_path / "results" / "sentiment-csv" / "report.md").read_text()
+    assert "### sentiment-csv (`test_accuracy`, higher is better)" in report
+    assert all(f"| {cell} | 1 | " in report for cell in ("gru", "lstm", "gru_matched"))
+    assert "Beside the best baseline (tfidf_logreg, " in report
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "sentiment", "--data", "csv"], "evaluate.py: --task compares cells on your data: give --data and "
+                                               "--data-dir too."),
+    (["--task", "sentiment", "--data", "csv", "--data-dir", ".", "--cells", "gru,transformer"],
+     "evaluate.py: --cells: transformer is not a cell; choose from"),
+    (["--task", "sentiment", "--data", "csv", "--data-dir", ".", "--seeds", "0"], "evaluate.py: --seeds 0: give at "
+                                                                                  "least 1."),
+    (["--task", "speech", "--data", "csv", "--data-dir", "."], "evaluate.py: --task speech: choose one of"),
+])
+def test_a_wrong_comparison_on_your_data_is_refused_before_any_training(args, message, tmp_path):
+    with pytest.raises(SystemExit) as error:
+        evaluate.main(args + ["--output-dir", str(tmp_path)])
+    assert str(error.value).startswith(message)
+    assert not any(tmp_path.iterdir())
