@@ -6,6 +6,7 @@
     python evaluate.py --grid full --data-dir ../shared/data --reuse results/medium   # about an hour
     python evaluate.py --grid quick --report-only    # rewrite report.md from results.csv
     python evaluate.py --task sentiment --data csv --data-dir my_reviews/ --cells gru,lstm,rnn --seeds 3
+    python evaluate.py --task forecasting --data csv --data-dir sales.csv --set horizon=8 --set seasonality=4
 
 Every task run goes through `zoo.training.fit` (the loop `train.py` uses), with the
 grid's overrides of the task's defaults and no export (`evaluation.runs`). Runs append
@@ -26,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from evaluation.grids import CUSTOM_CELLS, DATA_FOLDERS, GRIDS, custom_grid  # noqa: E402
 from evaluation.runs import run_grid  # noqa: E402
+from zoo.hyperparameters import parse_assignment  # noqa: E402
+from zoo.task import get_task, list_tasks  # noqa: E402
 
 
 def main(argv=None):
@@ -42,6 +45,8 @@ def main(argv=None):
                         help=f"with --task: comma-separated cells (default {','.join(CUSTOM_CELLS)})")
     parser.add_argument("--seeds", type=int, default=3, help="with --task: seeds per cell (default 3)")
     parser.add_argument("--epochs", type=int, help="with --task: epochs per run (default: the task's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --task: any other hyperparameter of the task (repeatable), e.g. --set units=32")
     parser.add_argument("--output-dir", default="results", help="where results/<name>/ goes")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from results.csv")
     parser.add_argument(
@@ -54,8 +59,11 @@ def main(argv=None):
         if not args.data or not args.data_dir:
             sys.exit("evaluate.py: --task compares cells on your data: give --data and --data-dir too.")
         try:
-            grid = custom_grid(args.task, args.data, args.data_dir, args.cells.split(","), args.seeds,
-                               {"epochs": args.epochs} if args.epochs else None)
+            overrides = dict(parse_assignment(get_task(args.task).hyperparameters, text) for text in args.set) \
+                if args.task in list_tasks() else {}
+            if args.epochs:
+                overrides["epochs"] = args.epochs
+            grid = custom_grid(args.task, args.data, args.data_dir, args.cells.split(","), args.seeds, overrides)
         except ValueError as error:
             sys.exit(f"evaluate.py: {error}")
         grid_name, args.data_dir = grid.tasks[0].name, None

@@ -55,3 +55,19 @@ def test_flags_default_to_none_and_their_help_ends_in_the_tables_default():
     assert "values read (default: 4 x horizon)" in text
     assert "wrap each recurrent layer in Bidirectional (default: off)" in text
     assert "(default: 0.01)" in text
+
+
+def test_key_value_assignments_take_the_tables_types():
+    from zoo.hyperparameters import parse_assignment
+    from zoo.task import get_task
+
+    rows = get_task("sentiment").hyperparameters
+    assert parse_assignment(rows, "units=32") == ("units", 32)
+    assert parse_assignment(rows, "learning-rate=5e-3") == ("learning_rate", 0.005)
+    assert parse_assignment(rows, "bidirectional=off") == ("bidirectional", False)
+    with pytest.raises(ValueError, match=r"--set unit=32: give KEY=VALUE with KEY one of \["):
+        parse_assignment(rows, "unit=32")
+    with pytest.raises(ValueError, match=r"--set units=many: units takes an integer, not 'many'"):
+        parse_assignment(rows, "units=many")
+    with pytest.raises(ValueError, match=r"--set bidirectional=maybe: bidirectional is on or off"):
+        parse_assignment(rows, "bidirectional=maybe")

@@ -149,3 +149,26 @@ def add_arguments(parser, table, title=None):
             group.add_argument(row.flag, type=row.type, default=None, choices=row.choices,
                                metavar=row.name.upper() if not row.choices else None, help=help_text)
     return parser
+
+
+TYPE_NAMES = {int: "an integer", float: "a number", str: "a text"}
+
+
+def parse_assignment(rows, text):
+    """`(name, value)` of a `KEY=VALUE` text (`evaluate.py --set units=32`), the value of the
+    row's type (bool: true/false, on/off, 1/0); ValueError naming the key or the value."""
+    key, sep, raw = text.partition("=")
+    name = key.strip().replace("-", "_")
+    row = next((row for row in rows if row.name == name), None)
+    if not sep or row is None:
+        raise ValueError(f"--set {text}: give KEY=VALUE with KEY one of {sorted(row.name for row in rows)}.")
+    if row.type is bool:
+        words = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}
+        if raw.strip().lower() not in words:
+            raise ValueError(f"--set {text}: {name} is on or off (true/false).")
+        return name, words[raw.strip().lower()]
+    try:
+        return name, row.type(raw.strip())
+    except ValueError:
+        raise ValueError(f"--set {text}: {name} takes {TYPE_NAMES.get(row.type, row.type.__name__)}, "
+                         f"not {raw!r}.") from None
