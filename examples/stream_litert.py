@@ -20,7 +20,7 @@ import numpy as np
 
 from zoo import catalog
 from zoo.audio import load_wav
-from zoo.edge import EdgeError, EdgeModel
+from zoo.edge import EdgeError, EdgeModel, stream_chunks
 
 DEFAULT_MODEL = "ctc_speech-fsdd-gru"  # a shipped model with its on-device files
 
@@ -38,15 +38,11 @@ def symbols_and_rate(step_file):
 def stream(step, audio, alphabet, sample_rate):
     """Yields (seconds into the audio, symbol) as the greedy decoder emits them."""
     (_, chunk), _ = step.inputs["audio"]
-    state = np.zeros([1, step.inputs["state"][0][1]], "float32")
-    audio = np.pad(audio, (0, -len(audio) % chunk)).astype("float32")
-    blank, previous = len(alphabet), len(alphabet)
-    for start in range(0, len(audio), chunk):
-        outputs = step(audio=audio[None, start : start + chunk], state=state)
-        state = outputs["next_state"]
-        for frame, symbol in enumerate(np.argmax(outputs["logits"][0], axis=-1)):
+    blank = previous = len(alphabet)
+    for index, logits in enumerate(stream_chunks(step, audio)):
+        for frame, symbol in enumerate(np.argmax(logits, axis=-1)):
             if symbol != blank and symbol != previous:
-                yield (start + (frame + 1) * chunk / len(outputs["logits"][0])) / sample_rate, alphabet[symbol]
+                yield (index + (frame + 1) / len(logits)) * chunk / sample_rate, alphabet[symbol]
             previous = symbol
 
 

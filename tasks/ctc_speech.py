@@ -62,7 +62,7 @@ from zoo.ctc import CTCLoss, GreedyErrorRate, PadAsBlank, check_alphabet, ctc_de
 from zoo.data import fsdd_is_available, load_fsdd, load_transcribed_wavs, split_fsdd
 from zoo.guards import check, check_rows
 from zoo.hyperparameters import Hyperparameter, share, shared
-from zoo.streaming import StreamingRecognizer, can_stream, output_frame_samples, output_lengths
+from zoo.streaming import StreamingRecognizer, audio_chunks, can_stream, output_frame_samples, output_lengths
 from zoo.task import Data, Task, register_task
 
 FRAME_STEP = 80  # samples: 10 ms hop at 8 kHz
@@ -376,14 +376,11 @@ class CtcSpeechTask(Task):
     def edge_examples(self, model, config, warmup):
         """The chunks (and states) of the first warm-up utterance, streamed through the step."""
         recognizer = StreamingRecognizer(model, config["alphabet"])
-        chunk = EDGE_CHUNK_FRAMES * recognizer.chunk_samples
-        audio = warmup["waveform"][0, : int(warmup["length"][0])]
-        audio = np.pad(audio, (0, -len(audio) % chunk)).astype("float32")
         state, examples = recognizer.initial_state(1), []
-        for start in range(0, len(audio), chunk):
-            inputs = {"audio": audio[None, start : start + chunk], "state": state.numpy()}
-            examples.append(inputs)
-            state = recognizer.edge_step(tf.constant(inputs["audio"]), state)["next_state"]
+        for audio in audio_chunks(warmup["waveform"][0, : int(warmup["length"][0])],
+                                  EDGE_CHUNK_FRAMES * recognizer.chunk_samples):
+            examples.append({"audio": audio, "state": state.numpy()})
+            state = recognizer.edge_step(tf.constant(audio), state)["next_state"]
         return {"step": examples}
 
     def edge_about(self, config):

@@ -232,11 +232,8 @@ class SentimentTask(Task):
         naive_bayes, mixture = model.get_layer("ngram_logits"), model.get_layer("mixture")
 
         def serve(tokens, ngram_ids):
-            # The n-gram branch's multi-hot product as a sum of the rows of the ids present (-1: none).
-            weights = naive_bayes.ratios * naive_bayes.kernel
-            present = tf.cast(ngram_ids >= 0, weights.dtype)[..., None]
-            logits = tf.reduce_sum(tf.gather(weights, tf.maximum(ngram_ids, 0)) * present, axis=1) + naive_bayes.bias
-            return {"probabilities": mixture([recurrent(tokens), tf.nn.softmax(logits)])}
+            ngram_probabilities = tf.nn.softmax(naive_bayes.logits_of_ids(ngram_ids))
+            return {"probabilities": mixture([recurrent(tokens), ngram_probabilities])}
 
         return {"serving_default": (serve, specs + [tf.TensorSpec([1, None], tf.int32, name="ngram_ids")])}
 

@@ -13,6 +13,7 @@ from zoo import edge
 from zoo.edge import EDGE_DIR, EdgeError, EdgeModel, greedy_text, stream_logits
 from zoo.export import METADATA_FILE, read_warmup_requests
 from zoo.export.__main__ import main as export_main
+from zoo.streaming import audio_chunks
 
 # |LiteRT or ONNX - SavedModel| <= TOLERANCE * (1 + |SavedModel|): float32 round-off of
 # another kernel order (the SavedModel runs the fused loops, the files unrolled ones).
@@ -77,11 +78,10 @@ def test_sentiment_files_take_token_ids_and_classify_as_the_saved_model(converte
 
 def saved_stream(saved, waveform, chunk):
     """(logits, text) of `waveform` streamed through the SavedModel's own `step` signature."""
-    audio = np.pad(waveform, (0, -len(waveform) % chunk)).astype("float32")
     state = saved(batch_size=1, signature_name="initial_state")["state"]
     logits, text = [], b""
-    for start in range(0, len(audio), chunk):
-        outputs = saved(audio=audio[None, start : start + chunk], state=state, signature_name="step")
+    for audio in audio_chunks(waveform, chunk):
+        outputs = saved(audio=audio, state=state, signature_name="step")
         state, text = outputs["state"], text + outputs["text"][0]
         logits.append(outputs["logits"][0])
     return np.concatenate(logits), text.decode()

@@ -57,3 +57,15 @@ def test_empty_dataset_is_an_error(vectorizer):
     empty = tf.data.Dataset.from_tensor_slices((TEXTS, LABELS)).take(0).batch(2)
     with pytest.raises(ValueError, match="dataset is empty"):
         log_count_ratios(vectorizer, empty, num_classes=2)
+
+
+def test_logits_of_ids_equal_the_multi_hot_product():
+    layer = NaiveBayesLogits(2)
+    layer.build((None, 6))
+    rng = np.random.default_rng(0)
+    for weight in (layer.ratios, layer.kernel, layer.bias):
+        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    multi_hot = np.array([[0, 1, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]], "float32")
+    ids = np.array([[1, 4, 5], [-1, -1, -1]], "int32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.logits_of_ids(ids)),
+                               keras.ops.convert_to_numpy(layer(multi_hot)), atol=1e-6)

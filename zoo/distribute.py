@@ -26,9 +26,9 @@ Mixed precision (`MIXED_PRECISION`): Keras's dtype policies (`mixed_float16`,
 `mixed_float16` Keras wraps the optimizer in its `LossScaleOptimizer` (dynamic loss
 scaling) at compile. The zoo's recurrent layers keep their recurrences in float32 (see
 `zoo.layers.recurrent`): the state is a running sum over hundreds of steps, which a
-16-bit mantissa (bfloat16: 8 bits) would erase. Exports are float32 either way: the
-trained weights go into a float32 copy of the model before it is evaluated and
-exported, so servers take and return float32 and answer as the evaluation did.
+16-bit mantissa (bfloat16: 8 bits) would erase. So do the tasks' inputs' scaling, the
+speech front end and every output layer (`dtype="float32"` in the task's model), so an
+export takes and returns float32 either way and answers as the evaluation did.
 """
 
 import contextlib

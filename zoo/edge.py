@@ -62,6 +62,7 @@ from zoo import cards, loading, task as tasks
 from zoo.export import METADATA_FILE, read_warmup_requests, refresh_manifest_entry
 from zoo.layers import unrolled_loops
 from zoo.layers.recurrent import FusedRNN
+from zoo.streaming import audio_chunks
 from zoo.training import copy_weights
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
@@ -120,14 +121,10 @@ def frozen(function, input_signature):
     with unrolled_loops():  # the zoo's recurrences as chains of steps (see the module docstring)
         concrete = tf.function(function, autograph=False).get_concrete_function(*input_signature)
     constant = convert_variables_to_constants_v2(concrete)
-    names = list(concrete.structured_outputs)  # the order `constant` returns them in
-    constant_outputs = [concrete.structured_outputs[name] for name in names]
-    order = [next(i for i, t in enumerate(concrete.outputs) if t is output) for output in constant_outputs]
 
     def call(*inputs):
-        outputs = constant(*inputs)
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        return {name: tf.identity(outputs[index], name=name) for name, index in zip(names, order)}
+        outputs = tf.nest.pack_sequence_as(concrete.structured_outputs, tf.nest.flatten(constant(*inputs)))
+        return {name: tf.identity(value, name=name) for name, value in outputs.items()}
 
     return tf.function(call, input_signature=list(input_signature), autograph=False)
 
@@ -227,17 +224,20 @@ class EdgeModel:
         return checked
 
 
-def stream_logits(step, waveform):
-    """The logits of `waveform` (samples) streamed through a speech model's on-device step (an
-    `EdgeModel`), chunk by chunk from a zero state, the last chunk zero-padded."""
+def stream_chunks(step, waveform):
+    """Yields each chunk's `(frames, symbols)` logits as `waveform` (samples) streams through a
+    speech model's on-device step (an `EdgeModel`) from a zero state, the last chunk zero-padded."""
     (_, chunk), _ = step.inputs["audio"]
-    audio = np.pad(waveform, (0, -len(waveform) % chunk)).astype("float32")
-    state, logits = np.zeros([1, step.inputs["state"][0][1]], "float32"), []
-    for start in range(0, len(audio), chunk):
-        outputs = step(audio=audio[None, start : start + chunk], state=state)
+    state = np.zeros([1, step.inputs["state"][0][1]], "float32")
+    for audio in audio_chunks(waveform, chunk):
+        outputs = step(audio=audio, state=state)
         state = outputs["next_state"]
-        logits.append(outputs["logits"][0])
-    return np.concatenate(logits)
+        yield outputs["logits"][0]
+
+
+def stream_logits(step, waveform):
+    """The logits of the whole `waveform` streamed through the step (`stream_chunks`)."""
+    return np.concatenate(list(stream_chunks(step, waveform)))
 
 
 def greedy_text(logits, alphabet):
@@ -322,12 +322,6 @@ def convert(model, formats, quantize=None, output_dir=None):
             card.write_text(cards.with_section(card.read_text(), cards.EDGE_HEADING, section))
         refresh_manifest_entry(saved.path.parent)  # a shipped model lists its files
     return files
-
-
-def read_record(version_dir):
-    """A version's edge.json, or None when it has no edge files."""
-    path = pathlib.Path(version_dir) / EDGE_DIR / RECORD_FILE
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _spec_text(spec):

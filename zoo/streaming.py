@@ -14,6 +14,7 @@ state, and give the logits of the whole utterance.
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -38,6 +39,13 @@ def can_stream(model):
     """Whether every layer of the model looks at the past only (see `StreamingRecognizer`)."""
     bidirectional = any(isinstance(layer, keras.layers.Bidirectional) for layer in model.layers)
     return not bidirectional and model.get_layer("log_mel").causal
+
+
+def audio_chunks(waveform, chunk_samples):
+    """`(1, chunk_samples)` float32 pieces of a 1-D `waveform` in order, the last zero-padded:
+    what a streaming step takes, one call each."""
+    audio = np.pad(np.asarray(waveform, "float32"), (0, -len(waveform) % chunk_samples))
+    return [audio[None, start : start + chunk_samples] for start in range(0, len(audio), chunk_samples)]
 
 
 def _cell_state_sizes(cell):

@@ -77,7 +77,7 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
         for table in lookup_tables(model):
             archive.track(table)
         for name, (function, input_signature) in signatures.items():
-            archive.add_endpoint(name, float32_outputs(function), input_signature=input_signature)
+            archive.add_endpoint(name, function, input_signature=input_signature)
         with compiled_loops(False):
             archive.write_out(str(staging), verbose=False)
         extra = staging / "assets.extra"
@@ -91,18 +91,6 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
         shutil.rmtree(staging, ignore_errors=True)
     write_models_config(model_dir.parent)
     return final
-
-
-def float32_outputs(function):
-    """`function` with its 16-bit float outputs cast to float32: a model trained with mixed
-    precision (`zoo.distribute`) computes in bfloat16 or float16, its export answers float32."""
-
-    def call(*args, **kwargs):
-        outputs = function(*args, **kwargs)
-        return {name: tf.cast(value, tf.float32) if value.dtype in (tf.float16, tf.bfloat16) else value
-                for name, value in outputs.items()}
-
-    return call
 
 
 def check_writable(folder):

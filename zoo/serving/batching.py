@@ -125,7 +125,7 @@ class RequestBatcher:
             thread.start()
 
     def run(self, signature, tensors):
-        rows = batch_rows(signature, tensors)
+        rows = batch_rows(tensors)
         if rows is None or rows > self.parameters.max_batch_size:
             return signature.run(tensors)
         key = (signature.function, tuple((name, tuple(tensor.shape[1:])) for name, tensor in sorted(tensors.items())))
@@ -211,7 +211,7 @@ class RequestBatcher:
             request.done.set()
 
 
-def batch_rows(signature, tensors):
+def batch_rows(tensors):
     """Rows of the request when every input has a batch dimension (they agree: the signature
     checks that); None when one has none (a scalar input)."""
     rows = {int(tensor.shape[0]) for tensor in tensors.values() if tensor.shape.rank}
