@@ -54,7 +54,7 @@ class Shipped:
     folder: str  # under --data-dir
     flags: list
     seeds: tuple = (0,)  # several: a median ensemble (forecasting)
-    edge: bool = False  # ship its LiteRT and ONNX files too (zoo.edge; not for ensembles)
+    edge: bool = False  # ship its LiteRT file too (zoo.edge; not for ensembles; ONNX left out: the 50 MB budget)
 
     def command(self, seed, data_dir):
         return ["train.py", "--task", self.task, "--cell", self.cell, "--data", self.data,
@@ -370,7 +370,7 @@ def main():
                      seeds=", ".join(map(str, spec.seeds)))
         (version_dir.parent / cards.CARD_FILE).write_text(cards.render(zoo.load(version_dir), facts))
         if spec.edge:
-            edge.convert(version_dir, ["litert", "onnx"])  # into 1/edge/, recorded in the card
+            edge.convert(version_dir, ["litert"])  # into 1/edge/, recorded in the card
         install(spec, version_dir.parent)
         print(f"{spec.name}: {catalog.SHIPPED_DIR / spec.name}", flush=True)
     present = {spec.name: {"task": spec.task, "cell": spec.cell} for spec in SHIPPED

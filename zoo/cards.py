@@ -154,11 +154,12 @@ def edge_section(record, version):
     signatures = [f"- `{name}`: in {', '.join(f'`{k}` {v}' for k, v in about['inputs'].items())}; "
                   f"out {', '.join(f'`{k}` {v}' for k, v in about['outputs'].items())}"
                   for name, about in record["signatures"].items()]
+    formats = " ".join(dict.fromkeys(info["format"] for info in record["files"].values() if not info.get("asset")))
     return "\n".join([
         EDGE_HEADING,
         "",
         "Builtin ops only (no Flex delegate), a batch of one; written by "
-        "`python -m zoo.export <model> --format litert onnx` (zoo/edge.py), which checked each file "
+        f"`python -m zoo.export <model> --format {formats}` (zoo/edge.py), which checked each file "
         "against TensorFlow on the warm-up examples (largest difference below).",
         "",
         *markdown_table(("file", "format", "size", "max difference"), rows),
