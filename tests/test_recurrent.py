@@ -188,3 +188,117 @@ def test_initial_state_count_is_checked():
 def test_mask_of_wrong_shape_is_named():
     with pytest.raises(ValueError, match=r"`mask` must have shape \(batch, time\) = \(3, 5\), got \(3, 4\)"):
         zoo.GRU(UNITS)(np.zeros((BATCH, TIME, FEATURES), "float32"), mask=np.ones((BATCH, 4), bool))
+
+
+# ------------------------------------------------------------------ cuDNN
+
+GPU = bool(tf.config.list_logical_devices("GPU"))
+needs_gpu = pytest.mark.skipif(not GPU, reason="cuDNN parity needs a GPU; none is visible (CI has none)")
+CUDNN_CONFIGS = ["gru", "lstm"]  # GRU reset_after=False is not a cuDNN configuration
+
+
+@pytest.mark.parametrize("mask, takes", [("none", True), ("right", True), ("left_and_empty", False)])
+def test_cudnn_takes_right_padded_masks_without_empty_rows(mask, takes):
+    from zoo.layers.recurrent import cudnn_takes_mask
+
+    if masks()[mask] is not None:
+        assert bool(cudnn_takes_mask(masks()[mask])) is takes
+    only_empty = np.ones((2, 4), bool)
+    only_empty[1] = False
+    assert not bool(cudnn_takes_mask(only_empty))
+
+
+@pytest.mark.parametrize("config, arguments, reason", [
+    ("gru", {}, "no GPU is visible"),
+    ("gru_reset_before", {}, "reset_after=False"),
+    ("lstm", {"peepholes": True}, "peepholes=True"),
+    ("lstm", {"recurrent_dropout": 0.1}, "recurrent_dropout is set"),
+    ("gru", {"activation": "relu"}, "activation is not tanh"),
+    ("lstm", {"use_bias": False}, "use_bias=False"),
+    ("gru", {"unroll": True}, "unroll=True"),
+])
+def test_use_cudnn_true_names_the_condition_that_fails(config, arguments, reason, rng):
+    if GPU and reason == "no GPU is visible":
+        pytest.skip("a GPU is visible")
+    zoo_class, _, extra = layer_classes(config)
+    layer = zoo_class(UNITS, use_cudnn=True, **extra, **arguments)
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    with pytest.raises(ValueError, match=rf"use_cudnn=True, but cuDNN cannot compute this layer: {reason}"):
+        layer(x)
+    assert zoo_class(UNITS, use_cudnn="auto", **extra, **arguments)(x).shape == (BATCH, UNITS)
+
+
+def test_exports_are_traced_without_cudnn(rng):
+    layer = zoo.GRU(UNITS, use_cudnn=True)
+    with zoo.layers.portable_loops():
+        with pytest.raises(ValueError, match="cuDNN cannot compute this layer: an export is being traced"):
+            layer(rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32"))
+
+
+def cudnn_stand_in(layer, calls):
+    """What Keras's cuDNN call returns, computed by the fused loops (for CPU): zeros on
+    padded steps, the final state as the last output."""
+
+    def stand_in(sequences, initial_state, mask):
+        calls.append(mask is not None)
+        zero_output, layer.zero_output_for_mask = layer.zero_output_for_mask, True
+        try:
+            _, outputs, states = layer._fused_loop(sequences, initial_state, mask)
+        finally:
+            layer.zero_output_for_mask = zero_output
+        return states[0], outputs if layer.return_sequences else states[0][:, None], states
+
+    return stand_in
+
+
+@pytest.mark.parametrize("config", CUDNN_CONFIGS)
+@pytest.mark.parametrize("mask, cudnn_runs", [("none", True), ("right", True), ("left_and_empty", False)])
+@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_cudnn_dispatch_picks_cudnn_for_right_padding_and_keeps_keras_conventions(
+        config, mask, cudnn_runs, return_sequences, go_backwards, rng, monkeypatch):
+    """The dispatch on CPU, cuDNN stood in for: which path runs for which mask, and the
+    outputs (padded steps included) and gradients equal Keras's."""
+    ours, theirs = twin_layers(config, rng, return_sequences=return_sequences, return_state=True,
+                               go_backwards=go_backwards)
+    calls = []
+    monkeypatch.setattr(ours, "cudnn_refusal", lambda: None)
+    monkeypatch.setattr(ours, "cudnn_sequence", cudnn_stand_in(ours, calls))
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    our_out, our_grad = outputs_and_gradients(ours, x, mask=masks()[mask])
+    their_out, their_grad = outputs_and_gradients(theirs, x, mask=masks()[mask])
+    assert bool(calls) is cudnn_runs and not ours.supports_jit
+    assert_all_close(our_out, their_out)
+    assert_all_close(our_grad, their_grad)
+
+
+@needs_gpu
+@pytest.mark.parametrize("config", CUDNN_CONFIGS)
+@pytest.mark.parametrize("mask", ["none", "right"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_cudnn_equals_keras_cudnn_on_gpu(config, mask, go_backwards, rng):
+    zoo_class, keras_class, extra = layer_classes(config)
+    ours = zoo_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards,
+                     use_cudnn=True, **extra)
+    theirs = keras_class(UNITS, return_sequences=True, return_state=True, go_backwards=go_backwards,
+                         use_cudnn=True, **extra)
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    ours(x), theirs(x)
+    ours.set_weights(theirs.get_weights())
+    our_out, our_grad = outputs_and_gradients(ours, x, mask=masks()[mask])
+    their_out, their_grad = outputs_and_gradients(theirs, x, mask=masks()[mask])
+    assert_all_close(our_out, their_out)
+    assert_all_close(our_grad, their_grad)
+
+
+@needs_gpu
+@pytest.mark.parametrize("config", CUDNN_CONFIGS)
+def test_cudnn_auto_equals_the_fused_loops_on_gpu_including_left_padding(config, rng):
+    ours, theirs = twin_layers(config, rng, return_sequences=True)
+    fused = layer_classes(config)[0](UNITS, return_sequences=True, use_cudnn=False, **layer_classes(config)[2])
+    fused.build((BATCH, TIME, FEATURES))
+    fused.set_weights(ours.get_weights())
+    x = rng.normal(size=(BATCH, TIME, FEATURES)).astype("float32")
+    for mask in ("right", "left_and_empty"):
+        assert_all_close(outputs_and_gradients(ours, x, mask=masks()[mask]),
+                         outputs_and_gradients(fused, x, mask=masks()[mask]))

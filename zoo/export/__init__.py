@@ -2,8 +2,9 @@
 
 A version is written into a hidden temporary folder beside its final place and
 renamed into place only when complete, so a server watching the base folder never
-sees half a version. The recurrent loops are traced without XLA (see
-`zoo.layers.fused`), since TF Serving's CPU build refuses XLA-must-compile ops.
+sees half a version. The recurrent layers are traced under `zoo.layers.portable_loops()`:
+without XLA, which TF Serving's CPU build refuses, and without cuDNN ops, which have no
+CPU kernel, so a model trained on a GPU serves anywhere.
 
 Each version carries `assets.extra/tf_serving_warmup_requests` (PredictionLog
 records TF Serving replays before it serves the version) and
@@ -30,7 +31,7 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from zoo.layers import compiled_loops
+from zoo.layers import portable_loops
 
 METADATA_FILE = "zoo_metadata.json"  # under assets.extra/, as TF Serving expects extras
 WARMUP_FILE = "tf_serving_warmup_requests"  # under assets.extra/, the name TF Serving reads
@@ -76,9 +77,9 @@ def export_saved_model(model, signatures, model_dir, metadata, serving_examples)
         # whole model instead stores every weight twice (keras-team/keras#23553, open).
         for table in lookup_tables(model):
             archive.track(table)
-        for name, (function, input_signature) in signatures.items():
-            archive.add_endpoint(name, function, input_signature=input_signature)
-        with compiled_loops(False):
+        with portable_loops():  # traced for any machine: no XLA clusters, no cuDNN ops
+            for name, (function, input_signature) in signatures.items():
+                archive.add_endpoint(name, function, input_signature=input_signature)
             archive.write_out(str(staging), verbose=False)
         extra = staging / "assets.extra"
         extra.mkdir(exist_ok=True)

@@ -108,6 +108,24 @@ def unrolled_loops():
     return _setting("unrolled", True)
 
 
+def loops_are_unrolled():
+    """True inside `unrolled_loops()`."""
+    return bool(getattr(_settings, "unrolled", False))
+
+
+@contextlib.contextmanager
+def portable_loops():
+    """Trace for a SavedModel any machine serves: no XLA clusters (TF Serving's CPU build
+    refuses XLA-must-compile ops) and no cuDNN ops (they have no CPU kernel)."""
+    with compiled_loops(False), _setting("portable", True):
+        yield
+
+
+def loops_are_portable():
+    """True inside `portable_loops()` or `unrolled_loops()`: the layers must not use cuDNN."""
+    return bool(getattr(_settings, "portable", False)) or loops_are_unrolled()
+
+
 @contextlib.contextmanager
 def _setting(name, value):
     previous = getattr(_settings, name, None)
@@ -125,7 +143,7 @@ def _dual(python_function):
     unrolled = tf.function(python_function, autograph=False)  # its own traces: they hold no loops
 
     def call(*args):
-        if getattr(_settings, "unrolled", False):
+        if loops_are_unrolled():
             fn = unrolled
         else:
             fn = compiled if loops_are_compiled() else plain

@@ -98,6 +98,18 @@ class GRU(FusedRNN):
     def reset_after(self):
         return self.cell.reset_after
 
+    def cudnn_conditions(self):
+        return [(self.reset_after, "reset_after=False (cuDNN computes the reset-after form only)")]
+
+    def cudnn_sequence(self, sequences, initial_state, mask):
+        from keras.src.backend.tensorflow import rnn as keras_rnn  # Keras's cuDNN call, our layout
+
+        return keras_rnn.gru(
+            sequences, initial_state[0], mask, self.cell.kernel, self.cell.recurrent_kernel, self.cell.bias,
+            self.cell.activation, self.cell.recurrent_activation, return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards, reset_after=True,
+        )
+
     def fused_states(self, inputs, initial_state, mask):
         _, recurrent_bias = self.cell.split_bias()
         if recurrent_bias is None:

@@ -223,6 +223,20 @@ class LSTM(FusedRNN):
     def _fused_path_applies(self, training):
         return self.cell.is_standard and super()._fused_path_applies(training)
 
+    def cudnn_conditions(self):
+        options = ", ".join(f"{name}={getattr(self.cell, name)}" for name, default in VARIANT_OPTIONS.items()
+                            if getattr(self.cell, name) != default)
+        return [(self.cell.is_standard, f"{options} (cuDNN computes the standard LSTM only)")]
+
+    def cudnn_sequence(self, sequences, initial_state, mask):
+        from keras.src.backend.tensorflow import rnn as keras_rnn  # Keras's cuDNN call, our layout
+
+        return keras_rnn.lstm(
+            sequences, initial_state[0], initial_state[1], mask, self.cell.kernel, self.cell.recurrent_kernel,
+            self.cell.bias, self.cell.activation, self.cell.recurrent_activation,
+            return_sequences=self.return_sequences, go_backwards=self.go_backwards,
+        )
+
     def fused_states(self, inputs, initial_state, mask):
         h0, c0 = initial_state
         states, h_last, c_last = lstm_sequence(

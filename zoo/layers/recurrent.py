@@ -3,11 +3,38 @@
 `keras.layers.RNN` already owns what every recurrent layer needs (stateful
 states, `return_state`, `return_sequences`, dropout masks, `Bidirectional`
 support); a zoo layer reuses it and replaces only `inner_loop`, the loop over
-time, by the whole-sequence kernels of `zoo.layers.fused` when it can.
+time, by one of three implementations of the same equations:
+
+1. cuDNN (`use_cudnn="auto"` or `True`), with Keras's meaning and conditions: a GPU is
+   visible, tanh/sigmoid, `use_bias`, no recurrent dropout, `unroll=False`, GRU
+   `reset_after=True`, a standard LSTM (no variant options). Keras's own TensorFlow
+   functions (`keras.src.backend.tensorflow.rnn.gru`/`lstm`) run it: they take Keras's
+   weight layout, which is the zoo's. cuDNN takes masks of right-padded rows only, so a
+   masked call picks at run time (`tf.cond` on `cudnn_takes_mask`): cuDNN for right
+   padding, the fused loops for any other mask (Keras would fail an assertion there).
+   `use_cudnn=True` where a condition fails raises a ValueError naming it, as Keras does.
+2. The fused loops of `zoo.layers.fused` (hand-written backward passes) for tanh/sigmoid
+   cells otherwise, and always on CPU.
+3. Keras's step-by-step loop over the cell for anything else (other activations,
+   `unroll=True`, recurrent dropout while training, the LSTM variants).
+
+All three compute the recurrence in the variables' dtype (float32 under a mixed policy).
 """
 
 import keras
+import tensorflow as tf
 from keras import activations, ops
+
+from zoo.layers.fused import loops_are_portable
+
+
+def cudnn_takes_mask(mask):
+    """Whether cuDNN computes a (batch, time) `mask`: every row right-padded (ones, then
+    zeros) and none fully masked. A scalar bool tensor."""
+    mask = tf.cast(mask, tf.bool)
+    lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    right_padded = tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1])))
+    return tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
 
 
 class FusedRNN(keras.layers.RNN):
@@ -50,11 +77,6 @@ class FusedRNN(keras.layers.RNN):
     ):
         if use_cudnn not in ("auto", True, False):
             raise ValueError(f"`use_cudnn` must be 'auto', True or False, got {use_cudnn!r}.")
-        if use_cudnn is True:
-            raise ValueError(
-                "zoo layers run their own kernels and never dispatch to cuDNN; "
-                "pass use_cudnn='auto' (or use keras.layers for cuDNN)."
-            )
         extra = {name: kwargs.pop(name) for name in self.cell_arguments}
         cell = self.cell_class(
             units,
@@ -112,9 +134,66 @@ class FusedRNN(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
+        if self.use_cudnn is not False:
+            refusal = self.cudnn_refusal()
+            if refusal is None:
+                return self._cudnn_or_fused_loop(sequences, list(initial_state), mask, training)
+            if self.use_cudnn is True:
+                raise ValueError(
+                    f"{self.name}: use_cudnn=True, but cuDNN cannot compute this layer: {refusal}. "
+                    "Pass use_cudnn='auto' to run the zoo's own loops where cuDNN cannot."
+                )
         if self._fused_path_applies(training):
-            return self._fused_loop(sequences, list(initial_state), mask, training)
+            return self._fused_loop(self._dropped(sequences, training), list(initial_state), mask)
         return super().inner_loop(sequences, initial_state, mask=mask, training=training)
+
+    def cudnn_refusal(self):
+        """Why cuDNN cannot compute this layer (Keras's conditions), or None when it can."""
+        cell = self.cell
+        conditions = [
+            (keras.backend.backend() == "tensorflow", "the backend is not TensorFlow"),
+            (cell.activation is activations.tanh, "activation is not tanh"),
+            (cell.recurrent_activation is activations.sigmoid, "recurrent_activation is not sigmoid"),
+            (cell.use_bias, "use_bias=False"),
+            (not cell.recurrent_dropout, "recurrent_dropout is set"),
+            (not self.unroll, "unroll=True"),
+            *self.cudnn_conditions(),
+            (not loops_are_portable(), "an export is being traced (portable_loops/unrolled_loops: no cuDNN ops)"),
+            (bool(tf.config.list_logical_devices("GPU")), "no GPU is visible"),
+        ]
+        return next((why for holds, why in conditions if not holds), None)
+
+    def cudnn_conditions(self):
+        """The subclass's own (holds, reason it fails) pairs for cuDNN."""
+        return []
+
+    def _cudnn_or_fused_loop(self, sequences, initial_state, mask, training):
+        """cuDNN, in the variables' dtype; with a mask, cuDNN where every row is right-padded
+        and the fused loops otherwise (chosen at run time)."""
+        dtype = self.cell.kernel.dtype
+        sequences = ops.cast(self._dropped(sequences, training), dtype)
+        initial_state = [ops.cast(ops.convert_to_tensor(state), dtype) for state in initial_state]
+        self.supports_jit = False  # cuDNN's ops are not XLA's (as Keras's layers)
+        if mask is None:
+            return self.cudnn_sequence(sequences, initial_state, None)
+        mask = tf.cast(mask, tf.bool)
+
+        def cudnn():
+            last_output, outputs, states = self.cudnn_sequence(sequences, initial_state, mask)
+            if self.return_sequences and not self.zero_output_for_mask and not self.go_backwards:
+                # Keras's convention without zero_output_for_mask: a padded step repeats the
+                # last real output (cuDNN writes zeros there).
+                outputs = tf.where(mask[:, :, None], outputs, last_output[:, None, :])
+            return last_output, outputs, list(states)
+
+        return tf.cond(cudnn_takes_mask(mask), cudnn, lambda: self._fused_loop(sequences, initial_state, mask))
+
+    def _dropped(self, sequences, training):
+        """The input sequences times the cell's dropout mask (one per sequence) when training."""
+        cell = self.cell
+        if training and cell.dropout:
+            return sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
+        return sequences
 
     def _fused_path_applies(self, training):
         cell = self.cell
@@ -126,10 +205,8 @@ class FusedRNN(keras.layers.RNN):
             and not (training and cell.recurrent_dropout)
         )
 
-    def _fused_loop(self, sequences, initial_state, mask, training):
+    def _fused_loop(self, sequences, initial_state, mask):
         cell = self.cell
-        if training and cell.dropout:
-            sequences = sequences * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0]), 1)
         # The recurrence runs in the variables' dtype: float32 under a mixed-precision policy,
         # whose 16-bit compute would lose the running state (`keras.layers.RNN.call` casts
         # the outputs back to the layer's compute dtype).
