@@ -9,6 +9,7 @@ and `metrics.json`; the SavedModel goes to `saved_models/<task>-<cell>/<version>
 import argparse
 import os
 import pathlib
+import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -50,7 +51,8 @@ def build_parser(task):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--strategy", choices=distribute.STRATEGIES, default="default",
                         help="default: one device; mirrored: every local GPU (tf.distribute.MirroredStrategy); "
-                        "multi_worker: the machines in TF_CONFIG. --batch-size stays the global batch "
+                        "multi_worker: the machines in TF_CONFIG, one process each, same command; only the "
+                        "chief writes the run and the export. --batch-size stays the global batch "
                         "(README: \"Training on more devices and machines\")")
     parser.add_argument("--mixed-precision", choices=distribute.MIXED_PRECISION,
                         help="compute in 16 bits, variables and recurrences in float32 (default: float32)")
@@ -71,6 +73,9 @@ def main(argv=None):
     args = vars(build_parser(task).parse_args(argv))
     run_options = {key: args.pop(key) for key in RUN_OPTIONS}
     try:
+        chief = run_options["strategy"] != "multi_worker" or distribute.is_chief()
+        if not chief:  # the chief writes the run and the export; this worker keeps its state aside
+            run_options["output_dir"] = distribute.worker_output_dir(run_options["output_dir"])
         parent = None
         if run_options["init_from"]:
             parent = load_parent(run_options["init_from"], task)
@@ -87,6 +92,12 @@ def main(argv=None):
             edge.check_config(task, config, run_options["formats"])
         run = fit(task, config, run_options["output_dir"], resume, verbose=2 if run_options["quiet"] else 1,
                   init_from=parent, strategy=run_options["strategy"], mixed_precision=run_options["mixed_precision"])
+        if not chief:
+            shutil.rmtree(run.run_dir)
+            if not any(run.run_dir.parent.iterdir()):
+                run.run_dir.parent.rmdir()
+            print(f"worker done; the chief writes the run folder and the export ({run.run_dir} removed)")
+            return
         path = export(task, run, run_options["export_dir"])
         if parent is not None:
             write_fine_tuned_card(run, path, ["python", "train.py", *argv])
@@ -94,7 +105,7 @@ def main(argv=None):
             for item in edge.convert(path, run_options["formats"]):
                 print(f"wrote {item.path} (max difference from TensorFlow {item.max_difference:.2g})")
         finish(run)
-    except (ValueError, FileNotFoundError, PermissionError, FloatingPointError) as error:
+    except (ValueError, FileNotFoundError, PermissionError, FloatingPointError, distribute.WorkerLost) as error:
         sys.exit(f"train.py: {error}")
 
 

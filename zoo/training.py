@@ -88,11 +88,18 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
     hyperparameters: `config["batch_size"]` is the global batch either way.
     """
     keras.utils.set_random_seed(config["seed"])
-    if strategy == "multi_worker" or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        raise ValueError("--strategy multi_worker: Keras's fit cannot train under MultiWorkerMirroredStrategy yet "
-                         "(keras-team/keras#20585; see zoo/distribute.py). Use --strategy mirrored on one machine.")
     if isinstance(strategy, str):
         strategy = distribute.make_strategy(strategy)
+    replicas = strategy.num_replicas_in_sync
+    if config["batch_size"] % replicas:
+        raise ValueError(
+            f"--batch-size {config['batch_size']} is the global batch and must split evenly among the "
+            f"{replicas} replicas: try {config['batch_size'] // replicas * replicas or replicas}."
+        )
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    note = distribute.check_precision(mixed_precision)
+    if note:
+        print(note, flush=True)
     if data is None:
         data = task.build_inputs(config)
     config = task.resolve(config, data)
@@ -111,7 +118,6 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
             metrics=task.build_metrics(config),
         )
     parameters = int(model.count_params())
-    replicas = strategy.num_replicas_in_sync
     print(f"{task.name}-{config['cell']}: {parameters:,} parameters"
           + (f"; {replicas} replicas, {config['batch_size'] // replicas} rows each per step" if replicas > 1 else "")
           + (f"; {mixed_precision}" if mixed_precision else ""), flush=True)
@@ -125,7 +131,9 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
     (run_dir / "run.json").write_text(json.dumps(run_options, indent=2))
     monitor, mode = task.monitor(config)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        # Several machines: only the chief restores; the others take its state (fit_in_loop).
+        *([keras.callbacks.BackupAndRestore(str(run_dir / "backup"))] if not multi_worker or distribute.is_chief()
+          else []),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
         keras.callbacks.ModelCheckpoint(
             str(run_dir / "best.keras"), monitor=monitor, mode=mode, save_best_only=True
@@ -136,14 +144,19 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
         keras.callbacks.TerminateOnNaN(),
     ]
     start = time.perf_counter()
-    history = model.fit(
-        data.train,
-        validation_data=data.validation,
-        epochs=config["epochs"],
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the task's dataset shuffles itself
-    )
+    if multi_worker:  # Keras's fit fails there (keras-team/keras#20585): the custom loop
+        history = distribute.fit_in_loop(model, strategy, data.train, data.validation, config["epochs"],
+                                         callbacks, verbose)
+        model = local_copy(task, config, data, model, mixed_precision)
+    else:
+        history = model.fit(
+            data.train,
+            validation_data=data.validation,
+            epochs=config["epochs"],
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the task's dataset shuffles itself
+        )
     train_seconds = time.perf_counter() - start
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
@@ -168,6 +181,15 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
     model.save(run_dir / "model.keras")
     parent = {"name": init_from.name, "version": init_from.version} if init_from else None
     return Run(task, config, model, data, history.history, metrics, run_dir, parent)
+
+
+def local_copy(task, config, data, model, mixed_precision):
+    """`model` rebuilt on this machine alone with the trained weights: what is tested, saved and
+    exported after a multi-worker run, whose own model would wait for the other workers."""
+    with distribute.precision(mixed_precision):
+        local = task.build_model(config, data)
+    local.set_weights(model.get_weights())
+    return local
 
 
 def copy_weights(parent, model):

@@ -227,6 +227,12 @@ def _zeros_if_none(*gradients_and_likes):
 PER_GATE_MATMULS_FROM_UNITS = 192
 
 
+def _tensors(*values):
+    """The values as tensors: a variable (a distributed one read outside replica context, under
+    MultiWorkerMirroredStrategy) read here, so the custom gradient sees tensors only."""
+    return [tf.convert_to_tensor(value) for value in values]
+
+
 def _per_gate_matmuls(units, per_gate_matmuls):
     if per_gate_matmuls is None:
         return units >= PER_GATE_MATMULS_FROM_UNITS
@@ -446,7 +452,7 @@ def gru_sequence(
 
         return (states, states[-1]), grad
 
-    return recurrence(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0)
+    return recurrence(*_tensors(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0))
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -606,4 +612,4 @@ def lstm_sequence(inputs, kernel, bias, recurrent_kernel, h0, c0, mask=None, per
 
         return (h_seq, h_seq[-1], c_seq[-1]), grad
 
-    return recurrence(inputs, kernel, bias, recurrent_kernel, h0, c0)
+    return recurrence(*_tensors(inputs, kernel, bias, recurrent_kernel, h0, c0))
