@@ -15,6 +15,9 @@ machine moves less than a ratio of medians:
     python benchmarks/layer_speed.py                      # the full grid
     python benchmarks/layer_speed.py --quick              # a smoke run
     python benchmarks/layer_speed.py --output benchmarks/layer_speed.csv
+    ZOO_BENCH_GRID=128x200 python benchmarks/layer_speed.py --keras-cudnn           # GPU: cuDNN vs cuDNN
+    ZOO_BENCH_GRID=128x200 python benchmarks/layer_speed.py --keras-cudnn --zoo-use-cudnn false
+                                                    # GPU: the fused loops (XLA) vs Keras's cuDNN
 
 Ratios below 1 mean the zoo layer is faster. GFLOP/s counts the matmul work a
 step needs, for G gates: forward F = 2·B·T·(D+U)·G·U; backward ∂W, ∂U and the
@@ -99,13 +102,13 @@ def time_once(fn, *args):
     return time.perf_counter() - start
 
 
-def measure(cell, units, steps, repeats, warmup):
+def measure(cell, units, steps, repeats, warmup, zoo_cudnn="auto", keras_cudnn=False):
     zoo_class, keras_class, kwargs, gates = CELLS[cell]
     x = tf.random.normal((BATCH, steps, FEATURES), seed=1)
     y = tf.random.normal((BATCH, steps, 1), seed=2)
-    ours = make_steps(zoo_class, kwargs, units, steps)
+    ours = make_steps(zoo_class, {**kwargs, "use_cudnn": zoo_cudnn}, units, steps)
     theirs = make_steps(
-        keras_class, {**kwargs, "use_cudnn": False}, units, steps
+        keras_class, {**kwargs, "use_cudnn": keras_cudnn}, units, steps
     )
     row = {"cell": cell, "units": units, "time_steps": steps}
     forward_flops = 2 * BATCH * steps * (FEATURES + units) * gates * units
@@ -143,6 +146,10 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
     parser.add_argument("--output", help="also write the rows to this CSV file")
+    parser.add_argument("--keras-cudnn", action="store_true",
+                        help="Keras's layers with use_cudnn=True (on a GPU: the cuDNN path to beat)")
+    parser.add_argument("--zoo-use-cudnn", choices=["auto", "false"], default="auto",
+                        help="the zoo layers' use_cudnn (false on a GPU: the fused loops, XLA-compiled)")
     args = parser.parse_args()
     grid = [(32, 20)] if args.quick else GRID
     repeats = 3 if args.quick else args.repeats
@@ -158,7 +165,8 @@ def main():
     rows = []
     for cell in args.cells:
         for units, steps in grid:
-            row = measure(cell, units, steps, repeats, args.warmup)
+            row = measure(cell, units, steps, repeats, args.warmup, zoo_cudnn="auto" if args.zoo_use_cudnn == "auto"
+                          else False, keras_cudnn=args.keras_cudnn)
             rows.append(row)
             fields = [cell, units, steps]
             for phase in phases:
