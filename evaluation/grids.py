@@ -148,13 +148,13 @@ def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=Non
     """A grid of one task on the user's data (`evaluate.py --task T --data SOURCE --data-dir DIR`):
     the task's loader for `data`, its defaults (with `overrides`), `cells` at equal units and
     `seeds` seeds, the task's baselines, and no probes (they use no data)."""
-    from zoo.builders import CELLS
+    from zoo.builders import SEQUENCE_MODELS
 
     if task not in TASK_METRICS:
         raise ValueError(f"--task {task}: choose one of {sorted(TASK_METRICS)}.")
-    unknown = [cell for cell in cells if cell not in CELLS]
+    unknown = [cell for cell in cells if cell not in SEQUENCE_MODELS]
     if unknown:
-        raise ValueError(f"--cells: {', '.join(unknown)} is not a cell; choose from {sorted(CELLS)}.")
+        raise ValueError(f"--cells: {', '.join(unknown)} is not a cell; choose from {list(SEQUENCE_MODELS)}.")
     if seeds < 1:
         raise ValueError(f"--seeds {seeds}: give at least 1.")
     metric, higher, target = TASK_METRICS[task]

@@ -21,7 +21,7 @@ from scipy import stats
 from zoo.cards import markdown_table
 
 SIGNIFICANCE = 0.05
-CELL_ORDER = ["gru", "gru_matched", "gru_reset_before", "lstm", "rnn"]
+CELL_ORDER = ["gru", "gru_matched", "gru_reset_before", "lstm", "rnn", "transformer", "cnn"]
 
 
 # --------------------------------------------------------------- reading rows

@@ -57,7 +57,7 @@ import tensorflow as tf
 from tasks._digit_utterances import DIGITS, SAMPLE_RATE, RecordedSpeakers, SyntheticSpeakers, random_utterance
 from zoo import plots
 from zoo.audio import ConvSubsampling, LogMelSpectrogram, SpecAugment
-from zoo.builders import recurrent_stack
+from zoo.builders import ENCODERS, recurrent_stack
 from zoo.ctc import CTCLoss, GreedyErrorRate, PadAsBlank, check_alphabet, ctc_decode, decode_labels, error_rates
 from zoo.data import fsdd_is_available, load_fsdd, load_transcribed_wavs, split_fsdd
 from zoo.guards import check, check_rows
@@ -365,6 +365,9 @@ class CtcSpeechTask(Task):
         ])}
 
     def edge_unavailable(self, config):
+        if config.get("cell") in ENCODERS:
+            return (f"--cell {config['cell']} has no streaming step (only the recurrent cells carry a state "
+                    "from chunk to chunk); the on-device form is that step.")
         if config.get("bidirectional"):
             return ("a bidirectional speech model reads each utterance whole and has no on-device "
                     "(streaming) form; train with --no-bidirectional.")

@@ -103,8 +103,8 @@ def test_task_on_your_own_csv_compares_the_cells_beside_the_baseline(tmp_path, c
 @pytest.mark.parametrize("args, message", [
     (["--task", "sentiment", "--data", "csv"], "evaluate.py: --task compares cells on your data: give --data and "
                                                "--data-dir too."),
-    (["--task", "sentiment", "--data", "csv", "--data-dir", ".", "--cells", "gru,transformer"],
-     "evaluate.py: --cells: transformer is not a cell; choose from"),
+    (["--task", "sentiment", "--data", "csv", "--data-dir", ".", "--cells", "gru,attention"],
+     "evaluate.py: --cells: attention is not a cell; choose from"),
     (["--task", "sentiment", "--data", "csv", "--data-dir", ".", "--seeds", "0"], "evaluate.py: --seeds 0: give at "
                                                                                   "least 1."),
     (["--task", "speech", "--data", "csv", "--data-dir", "."], "evaluate.py: --task speech: choose one of"),

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from zoo.encoders import ConvEncoder, TransformerEncoder
 from zoo.layers import GRU, LSTM
 from zoo.layers.lstm import GREFF_VARIANTS
 
@@ -29,6 +30,11 @@ GREFF_CELLS = {
 CELLS.update(
     {name: (lambda units, options=options, **kw: LSTM(units, **options, **kw)) for name, options in GREFF_CELLS.items()}
 )
+
+# The non-recurrent encoders `--cell` also takes (`zoo.encoders`): the attention and
+# convolution baselines, stacked by `recurrent_stack` like the cells.
+ENCODERS = {"transformer": TransformerEncoder, "cnn": ConvEncoder}
+SEQUENCE_MODELS = tuple(sorted({**CELLS, **ENCODERS}))  # every `--cell` name
 
 
 # Keras's default text standardization: lower case, punctuation stripped.
@@ -64,7 +70,12 @@ def recurrent_stack(
     return_sequences=True,
     name="encoder",
 ):
-    """Applies `num_layers` stacked (optionally bidirectional) recurrent layers."""
+    """Applies `num_layers` stacked (optionally bidirectional) recurrent layers; for an
+    `ENCODERS` name, that encoder with `num_layers` blocks (bidirectional: it sees the whole
+    sequence; otherwise causal)."""
+    if cell in ENCODERS:
+        return ENCODERS[cell](units, num_layers=num_layers, causal=not bidirectional, dropout=dropout,
+                              return_sequences=return_sequences, name=f"{name}_{cell}")(hidden)
     for index in range(num_layers):
         last = index == num_layers - 1
         layer = recurrent_layer(

@@ -14,7 +14,7 @@ import argparse
 import dataclasses
 import math
 
-from zoo.builders import CELLS
+from zoo.builders import SEQUENCE_MODELS
 
 REQUIRED = object()  # a shared hyperparameter whose default each task must give
 
@@ -64,7 +64,8 @@ class Hyperparameter:
 
 # Every task has these; `shared()` fills in the task's defaults.
 SHARED = (
-    Hyperparameter("cell", "gru", str, "recurrent cell", choices=tuple(sorted(CELLS))),
+    Hyperparameter("cell", "gru", str, "recurrent cell (or transformer / cnn: the baselines)",
+                   choices=SEQUENCE_MODELS),
     Hyperparameter("data", None, str, "data source, per task (e.g. imdb, csv, synthetic)",
                    auto="the real data when --data-dir has it, else synthetic"),
     Hyperparameter("data_dir", None, str, "folder (or file) with the data for --data"),
