@@ -103,8 +103,8 @@ def test_a_flag_of_the_wrong_type_is_refused_before_training(tmp_path, capsys):
         train.main(["--epochs", "many", "--output-dir", str(tmp_path)])
     assert "--epochs: invalid int value: 'many'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        train.main(["--cell", "transformer", "--output-dir", str(tmp_path)])
-    assert "--cell: invalid choice: 'transformer' (choose from" in capsys.readouterr().err
+        train.main(["--cell", "attention", "--output-dir", str(tmp_path)])
+    assert "--cell: invalid choice: 'attention' (choose from" in capsys.readouterr().err
     assert not (tmp_path / "sentiment-gru").exists() and not list(tmp_path.iterdir())
 
 
