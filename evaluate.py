@@ -7,6 +7,7 @@
     python evaluate.py --grid quick --report-only    # rewrite report.md from results.csv
     python evaluate.py --task sentiment --data csv --data-dir my_reviews/ --cells gru,lstm,rnn --seeds 3
     python evaluate.py --task forecasting --data csv --data-dir sales.csv --set horizon=8 --set seasonality=4
+    python evaluate.py --task sentiment --data csv --data-dir my_reviews/ --cells gru,lstm --trials 20   # tuned
 
 Every task run goes through `zoo.training.fit` (the loop `train.py` uses), with the
 grid's overrides of the task's defaults and no export (`evaluation.runs`). Runs append
@@ -16,12 +17,15 @@ already there. The grids are in `evaluation.grids`, the long-range probes in
 are rewritten after the grid. With `--task`, the grid is the user's data: the task's
 own loader for `--data` in `--data-dir`, its defaults, `--cells` x `--seeds`, its
 baselines, and `results/<task>-<data>/report.md` (`evaluation.grids.custom_grid`).
+`--trials N` then tunes every cell with N Optuna trials and retrains each one's best with
+every seed (`evaluation.tuning`: equal budgets, fANOVA importances, the tuning verdict).
 """
 
 import argparse
 import os
 import pathlib
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -47,6 +51,11 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="with --task: epochs per run (default: the task's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="with --task: any other hyperparameter of the task (repeatable), e.g. --set units=32")
+    parser.add_argument("--trials", type=int, help="with --task: tune each cell with this many Optuna trials "
+                        "(the same for every cell), then retrain each cell's best with every seed")
+    parser.add_argument("--sampler", default="tpe", help="with --trials: tpe or random (default tpe)")
+    parser.add_argument("--storage", help="with --trials: Optuna storage URL shared by parallel processes or "
+                        "machines (default: sqlite:///results/<name>/tuning.db)")
     parser.add_argument("--output-dir", default="results", help="where results/<name>/ goes")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from results.csv")
     parser.add_argument(
@@ -55,6 +64,15 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     grid_name = "quick" if args.quick else args.grid
+    if args.trials is not None:
+        if not args.task:
+            sys.exit("evaluate.py: --trials tunes the cells on your data: give --task, --data and --data-dir too.")
+        from evaluation.tuning import check_settings
+
+        try:
+            check_settings(args.trials, args.sampler)
+        except ValueError as error:
+            sys.exit(f"evaluate.py: {error}")
     if args.task:
         if not args.data or not args.data_dir:
             sys.exit("evaluate.py: --task compares cells on your data: give --data and --data-dir too.")
@@ -76,6 +94,12 @@ def main(argv=None):
     if not args.report_only:
         try:
             wall_seconds = run_grid(grid, grid_name, results_dir, args.data_dir, args.reuse)
+            if args.trials:
+                from evaluation.tuning import tune
+
+                start = time.perf_counter()
+                tune(grid, results_dir, args.trials, args.storage, args.sampler, args.data_dir)
+                wall_seconds += time.perf_counter() - start
         except (ValueError, FileNotFoundError) as error:
             sys.exit(f"evaluate.py: {error}")
     from evaluation.report import write_report

@@ -512,6 +512,54 @@ def latency_section(rows):
     ]
 
 
+def tuning_results(results_dir):
+    """importance.json and tuning.csv of `evaluate.py --trials` (evaluation.tuning), or None."""
+    if not (results_dir / "importance.json").exists():
+        return None
+    return {"importance": json.loads((results_dir / "importance.json").read_text()),
+            "trials": load_rows(results_dir / "tuning.csv")}
+
+
+def verdict_tuning_matters(tuning):
+    """Greff et al.'s question, by fANOVA over all trials with the cell as one more hyperparameter."""
+    shares = tuning["importance"].get("all")
+    if not shares:
+        return "not measured", "Tuning needs two cells and at least two finished trials."
+    cell = shares.get("cell", 0.0)
+    hyper = {name: share for name, share in shares.items() if name != "cell"}
+    top = max(hyper, key=hyper.get)
+    holds = sum(hyper.values()) > cell
+    ranges = "; ".join(f"{name} {low:.4f}–{high:.4f}" for name, (low, high)
+                       in tuning["importance"]["validation_range"].items())
+    return ("holds" if holds else "does not hold"), (
+        f"Over all {sum(tuning['importance']['trials'].values())} trials, the hyperparameters explain "
+        f"{sum(hyper.values()):.0%} of the validation variance (most: {top}, {hyper[top]:.0%}) and the choice of "
+        f"cell {cell:.0%} (fANOVA). Validation range across each cell's trials: {ranges}."
+        + (" With fewer than 20 trials per cell these shares are rough." if min(tuning["importance"]["trials"].values())
+           < 20 else "")
+    )
+
+
+def tuning_section(tuning):
+    if not tuning:
+        return []
+    importance = tuning["importance"]
+    lines = ["## Tuning (equal trials per cell)", "",
+             "Each cell's trials over the same search space (evaluation/tuning.py), picked by validation; "
+             "the `<cell>_tuned` rows above retrain the best with every seed. "
+             "[tuning.csv](tuning.csv) has every trial.", "",
+             "| cell | trials | best validation | fANOVA importance (this cell's trials) |", "|---|---|---|---|"]
+    for cell, count in importance["trials"].items():
+        shares = importance["per_cell"].get(cell, {})
+        shown = ", ".join(f"{name} {share:.0%}" for name, share in shares.items()) or "(too few trials)"
+        best = importance["best_validation"].get(cell)
+        lines.append(f"| {cell} | {count} | {'' if best is None else f'{best:.4f}'} | {shown} |")
+    if importance.get("all"):
+        lines += ["", "All trials, the cell as one more hyperparameter: "
+                  + ", ".join(f"{name} {share:.0%}" for name, share in importance["all"].items()) + "."]
+    return lines + [""]
+
+
 def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
     """Writes `results_dir/report.md` and its PNGs from results.csv; returns the report's path."""
     results_dir = pathlib.Path(results_dir)
@@ -546,17 +594,23 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
         "",
     ]
     behind = [table.task for table in tables
-              if table.by_cell and table.against_baseline() and not ({"gru", "lstm"} & set(table.against_baseline()[1]))]
+              if table.by_cell and table.against_baseline()
+              and not ({"gru", "lstm", "gru_tuned", "lstm_tuned"} & set(table.against_baseline()[1]))]
     if behind:
         lines.append(f"- **Caveat: neither GRU nor LSTM beats the task's baseline on {', '.join(behind)}**, so "
                      "the verdicts there are about under-trained models (a larger budget, or tuning, first).")
     for claim, judge in CLAIMS:
         verdict, text = judge(rows, tables)
         lines.append(f"- **{claim}: {verdict} on this grid.** {text}")
+    tuning = tuning_results(results_dir)
+    if tuning:
+        verdict, text = verdict_tuning_matters(tuning)
+        lines.append(f"- **Hyperparameter tuning matters more than the choice of cell: {verdict} on this grid.** "
+                     f"{text}")
     lines += ["", "## Tasks", ""]
     for table in tables:
         lines += task_section(table)
-    lines += probe_section(rows) + gradient_section(rows) + latency_section(rows)
+    lines += tuning_section(tuning) + probe_section(rows) + gradient_section(rows) + latency_section(rows)
     if images:
         lines += ["## Plots", ""] + [f"![{name[:-4]}]({name})" for name in images] + [""]
     path = results_dir / "report.md"

@@ -29,12 +29,13 @@ COLUMNS = [
 # ---------------------------------------------------------------------- tasks
 
 
-def run_config(spec, cell, seed, data_dir, units=None):
-    """(task, config): the spec's overrides of the task's defaults for one cell and seed."""
+def run_config(spec, cell, seed, data_dir, units=None, tuned=None):
+    """(task, config): the spec's overrides of the task's defaults for one cell and seed
+    (then `tuned`, hyperparameters a tuning trial chose)."""
     from zoo.task import get_task, resolve_config
 
     task = get_task(spec.task)
-    overrides = {k: v for k, v in spec.overrides.items() if k in task.defaults}
+    overrides = {k: v for k, v in {**spec.overrides, **(tuned or {})}.items() if k in task.defaults}
     source = overrides.get("data")
     if source in DATA_FOLDERS and not overrides.get("data_dir"):  # a named grid: the shared data folder
         if not data_dir:
@@ -109,13 +110,14 @@ def curve(history, key):
     return json.dumps([round(v, 5) for v in history.get(key, [])])
 
 
-def run_task(spec, cell, seed, data_dir, run_dir, units=None, label=None):
-    """Trains one (task, cell, seed) through zoo.training; returns its CSV row."""
+def run_task(spec, cell, seed, data_dir, run_dir, units=None, label=None, tuned=None):
+    """Trains one (task, cell, seed) through zoo.training; returns its CSV row (`extra` holds
+    the best validation value of the task's monitor, `best_validation`)."""
     import keras
 
     from zoo.training import finish, fit
 
-    task, config = run_config(spec, cell, seed, data_dir, units)
+    task, config = run_config(spec, cell, seed, data_dir, units, tuned)
     data, size = None, spec.overrides.get("train_subset")  # None: `fit` builds the task's data
     if size:
         keras.utils.set_random_seed(config["seed"])  # as `fit` does before the data: the cut's order depends on it
@@ -128,6 +130,9 @@ def run_task(spec, cell, seed, data_dir, run_dir, units=None, label=None):
     metrics = run.metrics
     epochs = metrics["epochs_trained"]
     extra = {k: v for k, v in metrics.items() if k not in (spec.metric, "parameters", "train_seconds", "epochs_trained")}
+    monitor, mode = task.monitor(config)
+    values = [value for value in history.get(monitor, []) if np.isfinite(value)]
+    extra.update(monitor=monitor, best_validation=(min if mode == "min" else max)(values) if values else None)
     return {
         "kind": "task", "task": spec.name, "data": run.config["data"], "cell": label or cell, "seed": seed,
         "param_matched": bool(label), "units": run.config["units"], "parameters": metrics["parameters"],

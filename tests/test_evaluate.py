@@ -1,6 +1,7 @@
 """evaluate.py on its smoke grid: rows and columns, resuming, reusing, the report's verdicts."""
 
 import csv
+import json
 
 import pytest
 
@@ -114,3 +115,60 @@ def test_a_wrong_comparison_on_your_data_is_refused_before_any_training(args, me
         evaluate.main(args + ["--output-dir", str(tmp_path)])
     assert str(error.value).startswith(message)
     assert not any(tmp_path.iterdir())
+
+
+def write_review_csvs(folder, train_size=200, test_size=100):
+    from tasks._synthetic_reviews import synthetic_corpus
+
+    train, test = synthetic_corpus(train_size, test_size, 0)
+    for name, examples in (("train.csv", train), ("test.csv", test)):
+        with open(folder / name, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["text", "label"])
+            writer.writerows((text, label) for text, label, *_ in examples)
+
+
+def test_trials_tune_each_cell_equally_and_the_report_weighs_tuning_against_the_cell(tmp_path, capsys):
+    write_review_csvs(tmp_path)
+    command = ["--task", "sentiment", "--data", "csv", "--data-dir", str(tmp_path), "--cells", "gru,lstm",
+               "--seeds", "1", "--epochs", "1", "--set", "units=8", "--set", "sequence_length=40", "--trials", "3",
+               "--sampler", "random", "--output-dir", str(tmp_path / "results")]
+    evaluate.main(command)
+    out = capsys.readouterr().out
+    assert "[trial 6/6] lstm #2: val_loss=" in out and "min left" in out
+    results = tmp_path / "results" / "sentiment-csv"
+    trials = list(csv.DictReader(open(results / "tuning.csv")))
+    assert [row["cell"] for row in trials] == ["gru"] * 3 + ["lstm"] * 3
+    assert all(8 <= int(row["units"]) <= 16 and 1 <= int(row["num_layers"]) <= 3 for row in trials)
+    # Random search draws three configurations, the same three for each cell (paired budgets).
+    draws = [[(row["learning_rate"], row["units"]) for row in trials if row["cell"] == cell] for cell in ("gru", "lstm")]
+    assert len(set(draws[0])) == 3 and draws[0] == draws[1]
+    rows = list(csv.DictReader(open(results / "results.csv")))
+    tuned = [row for row in rows if row["cell"].endswith("_tuned")]
+    assert [row["cell"] for row in tuned] == ["gru_tuned", "lstm_tuned"]
+    best_gru = min((row for row in trials if row["cell"] == "gru"), key=lambda row: float(row["validation"]))
+    assert json.loads(tuned[0]["extra"])["tuned"]["units"] == int(best_gru["units"])
+    importance = json.loads((results / "importance.json").read_text())
+    assert set(importance["all"]) == {"cell", "learning_rate", "units", "num_layers", "dropout", "batch_size",
+                                      "clipnorm"}
+    assert abs(sum(importance["all"].values()) - 1) < 1e-6
+    report = (results / "report.md").read_text()
+    assert "**Hyperparameter tuning matters more than the choice of cell: " in report
+    assert "## Tuning (equal trials per cell)" in report and "| gru_tuned | 1 | " in report
+    # A rerun continues the studies in the same storage: no trial past N.
+    evaluate.main(command)
+    assert "sentiment-csv-gru: 3 trials already in sqlite:///" in capsys.readouterr().out
+    assert len(list(csv.DictReader(open(results / "tuning.csv")))) == 6
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--trials", "0"], "evaluate.py: --trials 0: give at least 1 (the trials each cell gets)."),
+    (["--trials", "2", "--sampler", "grid"], "evaluate.py: --sampler grid: choose one of ['tpe', 'random']."),
+])
+def test_bad_tuning_settings_are_refused_before_training(arguments, message, tmp_path):
+    with pytest.raises(SystemExit) as error:
+        evaluate.main(["--task", "sentiment", "--data", "csv", "--data-dir", str(tmp_path), *arguments,
+                       "--output-dir", str(tmp_path / "results")])
+    assert str(error.value) == message and not (tmp_path / "results").exists()
+    with pytest.raises(SystemExit, match="--trials tunes the cells on your data: give --task"):
+        evaluate.main(["--trials", "2"])
