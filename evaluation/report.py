@@ -586,7 +586,7 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
         "Every task run trains through `zoo.training.fit` with the grid's budget (same units, "
         "epochs, batch size, learning rate and data for every cell; early stopping on validation loss). "
         "`gru_matched` is a GRU with more units so that its parameter count equals the LSTM's (Chung et al. "
-        "2014). Mean ± sample std over seeds; p from Welch's t-test. With 3 seeds the test only detects "
+        "2014); `transformer` and `cnn` (if any) run at the units that give the LSTM's parameter count too. Mean ± sample std over seeds; p from Welch's t-test. With 3 seeds the test only detects "
         "large differences, so \"alike\" means \"no significant difference on this grid\". Timings come "
         "from a machine other jobs may share; compare them within a table.",
         "",

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from evaluation.grids import DATA_FOLDERS, find_spec
+from zoo.builders import ENCODERS
 
 COLUMNS = [
     "run", "kind", "task", "data", "cell", "seed", "param_matched", "units", "length",
@@ -62,8 +63,10 @@ def cut_training_split(task, config, size):
 
 
 @functools.lru_cache(maxsize=None)
-def matched_units(spec_name, data_dir):
-    """GRU units whose model has the LSTM model's parameter count (nearest from above or below)."""
+def matched_units(spec_name, data_dir, cell="gru"):
+    """Units of `cell` whose model has the LSTM model's parameter count (nearest from above or
+    below): the GRU's `gru_matched`, and the units every run of a non-recurrent encoder
+    (`zoo.builders.ENCODERS`: transformer, cnn) gets, so they compare at equal size."""
     import keras
 
     spec = find_spec(spec_name)
@@ -76,11 +79,11 @@ def matched_units(spec_name, data_dir):
 
     base = run_config(spec, "lstm", 0, data_dir)[1]["units"]
     target = count("lstm", base)
-    low, high = base, 2 * base
+    low, high = 4, 2 * base
     while high - low > 1:  # the count grows with units
         middle = (low + high) // 2
-        low, high = (middle, high) if count("gru", middle) <= target else (low, middle)
-    return min((low, high), key=lambda units: abs(count("gru", units) - target))
+        low, high = (middle, high) if count(cell, middle) <= target else (low, middle)
+    return min((low, high), key=lambda units: abs(count(cell, units) - target))
 
 
 def inference_latency_ms(run, repeats=20):
@@ -261,7 +264,7 @@ def plan(grid, data_dir):
         for seed in grid.seeds:
             for cell in grid.cells:
                 runs.append((f"{spec.name}/{cell}/{seed}", lambda run_dir, _, s=spec, c=cell, d=seed: run_task(
-                    s, c, d, data_dir, run_dir)))
+                    s, c, d, data_dir, run_dir, units=matched_units(s.name, data_dir, c) if c in ENCODERS else None)))
             if grid.matched:
                 runs.append((f"{spec.name}/gru_matched/{seed}", lambda run_dir, _, s=spec, d=seed: run_task(
                     s, "gru", d, data_dir, run_dir, units=matched_units(s.name, data_dir), label="gru_matched")))
