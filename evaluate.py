@@ -49,6 +49,8 @@ def main(argv=None):
                         help=f"with --task: comma-separated cells (default {','.join(CUSTOM_CELLS)})")
     parser.add_argument("--seeds", type=int, default=3, help="with --task: seeds per cell (default 3)")
     parser.add_argument("--epochs", type=int, help="with --task: epochs per run (default: the task's)")
+    parser.add_argument("--budget-minutes", type=float, help="with --task: train every run this many minutes "
+                        "(equal wall-clock budgets) instead of the task's epochs")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="with --task: any other hyperparameter of the task (repeatable), e.g. --set units=32")
     parser.add_argument("--trials", type=int, help="with --task: tune each cell with this many Optuna trials "
@@ -81,7 +83,8 @@ def main(argv=None):
                 if args.task in list_tasks() else {}
             if args.epochs:
                 overrides["epochs"] = args.epochs
-            grid = custom_grid(args.task, args.data, args.data_dir, args.cells.split(","), args.seeds, overrides)
+            grid = custom_grid(args.task, args.data, args.data_dir, args.cells.split(","), args.seeds, overrides,
+                               args.budget_minutes)
         except ValueError as error:
             sys.exit(f"evaluate.py: {error}")
         grid_name, args.data_dir = grid.tasks[0].name, None

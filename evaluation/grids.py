@@ -21,6 +21,7 @@ class TaskSpec:
     target: tuple  # (history key, threshold): "epochs to target" is the first epoch reaching it
     family: str = None  # tasks of one family differ only in training-set size
     train_size: int = None
+    time_budget: float = None  # seconds of training per run (`--budget-minutes`), instead of equal epochs
 
 
 @dataclasses.dataclass
@@ -144,10 +145,14 @@ TASK_METRICS = {
 CUSTOM_CELLS = ("gru", "lstm", "rnn")
 
 
-def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=None):
+BUDGET_EPOCHS = 1000  # the epoch cap of a run with a time budget (early stopping still applies)
+
+
+def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=None, budget_minutes=None):
     """A grid of one task on the user's data (`evaluate.py --task T --data SOURCE --data-dir DIR`):
     the task's loader for `data`, its defaults (with `overrides`), `cells` at equal units and
-    `seeds` seeds, the task's baselines, and no probes (they use no data)."""
+    `seeds` seeds, the task's baselines, and no probes (they use no data). `budget_minutes`:
+    every run trains that long (up to `BUDGET_EPOCHS`, or the epochs in `overrides`)."""
     from zoo.builders import SEQUENCE_MODELS
 
     if task not in TASK_METRICS:
@@ -157,12 +162,16 @@ def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=Non
         raise ValueError(f"--cells: {', '.join(unknown)} is not a cell; choose from {list(SEQUENCE_MODELS)}.")
     if seeds < 1:
         raise ValueError(f"--seeds {seeds}: give at least 1.")
+    if budget_minutes is not None and not budget_minutes > 0:
+        raise ValueError(f"--budget-minutes {budget_minutes:g}: give a positive number of minutes.")
     metric, higher, target = TASK_METRICS[task]
     # Sentiment compares the recurrent models themselves, as the named grids do: with the
     # n-gram branch on (the task's default on real text) the mixture can leave them out.
     defaults = {"ngrams": 0} if task == "sentiment" else {}
+    if budget_minutes:
+        defaults["epochs"] = BUDGET_EPOCHS
     spec = TaskSpec(f"{task}-{data}", task, {"data": data, "data_dir": data_dir, **defaults, **(overrides or {})},
-                    metric, higher, target)
+                    metric, higher, target, time_budget=budget_minutes and 60 * budget_minutes)
     CUSTOM_SPECS[spec.name] = spec
     return Grid(tasks=[spec], cells=list(cells), seeds=list(range(seeds)), probe_cells=[], probe_lengths=[],
                 probe_steps=0, latency_lengths=(), matched="gru" in cells and "lstm" in cells)

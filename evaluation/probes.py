@@ -102,22 +102,46 @@ def probe_score(probe, model, inputs, targets, copied=10):
     return accuracy, accuracy >= COPY_SOLVED_ACCURACY
 
 
+CHECKS_PER_BUDGET = 20  # how often training is checked for "solved": steps to solve, to 1/20 of the budget
+CLIPNORM = 1.0  # gradient clipping of every probe run; the LSTM's forget-gate bias starts at 1 (unit_forget_bias)
+
+
+class SolvedAt(keras.callbacks.Callback):
+    """Checks a held-out batch every `every` steps; records the first step at which the
+    probe counts as solved there and stops training (the rest of the budget is not needed)."""
+
+    def __init__(self, probe, inputs, targets, copied, every):
+        super().__init__()
+        self.probe, self.inputs, self.targets, self.copied, self.every = probe, inputs, targets, copied, every
+        self.step = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every == 0 and probe_score(self.probe, self.model, self.inputs, self.targets,
+                                                         self.copied)[1]:
+            self.step = batch + 1
+            self.model.stop_training = True
+
+
 def train_probe(probe, cell, length, seed, steps, batch_size=32, units=32, learning_rate=1e-2,
                 copied=10, test_examples=512):
-    """Trains a fresh model for `steps` batches of new examples; returns it and a result dict."""
+    """Trains a fresh model on up to `steps` batches of new examples, until a held-out check
+    set counts as solved; returns it and a result dict (`steps_to_solve`: that step, or None)."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     inputs, targets = probe_data(probe, steps * batch_size, length, rng, copied)
     test_inputs, test_targets = probe_data(probe, test_examples, length, np.random.default_rng(10_000 + seed), copied)
+    check = SolvedAt(probe, *probe_data(probe, 256, length, np.random.default_rng(20_000 + seed), copied), copied,
+                     every=max(1, steps // CHECKS_PER_BUDGET))
     model = probe_model(probe, cell, units)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0), loss=probe_loss(probe))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=CLIPNORM), loss=probe_loss(probe))
     start = time.perf_counter()
-    history = model.fit(inputs, targets, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    history = model.fit(inputs, targets, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[check])
     seconds = time.perf_counter() - start
     score, solved = probe_score(probe, model, test_inputs, test_targets, copied)
     return model, {
         "score": score,
         "solved": bool(solved),
+        "steps_to_solve": check.step if solved else None,
         "final_train_loss": float(history.history["loss"][-1]),
         "parameters": int(model.count_params()),
         "train_seconds": seconds,

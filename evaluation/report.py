@@ -39,7 +39,9 @@ def load_rows(path):
 
 
 def cell_sort_key(cell):
-    return (CELL_ORDER.index(cell) if cell in CELL_ORDER else len(CELL_ORDER), cell)
+    """CELL_ORDER, each tuned cell (`<cell>_tuned`) after all the untuned ones, in the same order."""
+    base, tuned = cell.removesuffix("_tuned"), cell.endswith("_tuned")
+    return (tuned, CELL_ORDER.index(base) if base in CELL_ORDER else len(CELL_ORDER), base)
 
 
 class TaskTable:
@@ -450,6 +452,14 @@ def task_section(table):
     return lines + [""]
 
 
+def probe_cell(row):
+    """A probe's score, ✓ when solved, and the step it was first solved at when recorded."""
+    if row["solved"] != "True":
+        return f"{row['value']:.3f}"
+    step = json.loads(row["extra"] or "{}").get("steps_to_solve")
+    return f"{row['value']:.3f} ✓" + (f" ({step})" if step else "")
+
+
 def probe_section(rows):
     probes = [r for r in rows if r["kind"] == "probe"]
     if not probes:
@@ -459,17 +469,17 @@ def probe_section(rows):
     for probe in ("adding", "copy"):
         for cell in sorted({r["cell"] for r in probes if r["task"] == probe}, key=cell_sort_key):
             by_length = {r["length"]: r for r in probes if r["task"] == probe and r["cell"] == cell}
-            scores = [
-                f"{by_length[t]['value']:.3f}{' ✓' if by_length[t]['solved'] == 'True' else ''}" if t in by_length else "–"
-                for t in lengths
-            ]
+            scores = [probe_cell(by_length[t]) if t in by_length else "–" for t in lengths]
             cells.append([probe, cell, longest_solved(rows, probe, cell)[0] or "none", *scores])
     return [
         "## Long-range probes",
         "",
         f"Adding problem (solved: test MSE < 0.01; predicting 1 scores 0.167) and copy memory (solved: "
         f"recall accuracy ≥ 0.99; guessing scores 0.125), one model per cell and T, the same training budget "
-        f"(`{json.loads(probes[0]['extra']).get('steps')}` batches of 32) at every T. A longer T is not tried "
+        f"(`{json.loads(probes[0]['extra']).get('steps')}` batches of 32) at every T, gradients clipped to norm "
+        f"1 and the LSTM's forget-gate bias starting at 1 (the usual remedies for long dependencies: Pascanu et "
+        f"al. 2013; Jozefowicz et al. 2015). ✓ (n): solved, "
+        f"first seen at step n (checked every 1/20 of the budget; older rows have no n). A longer T is not tried "
         f"once a shorter one is unsolved (`–`).",
         "",
         *markdown_table(["probe", "cell", "longest T solved", *(f"T={t}" for t in lengths)], cells),

@@ -125,7 +125,7 @@ def run_task(spec, cell, seed, data_dir, run_dir, units=None, label=None, tuned=
     if size:
         keras.utils.set_random_seed(config["seed"])  # as `fit` does before the data: the cut's order depends on it
         data = cut_training_split(task, config, size)
-    run = fit(task, config, output_dir=run_dir, verbose=0, data=data)
+    run = fit(task, config, output_dir=run_dir, verbose=0, data=data, time_budget=spec.time_budget)
     finish(run)
     history = {key: [float(v) for v in values] for key, values in run.history.items()}  # as in history.json
     latency = inference_latency_ms(run)
@@ -205,7 +205,8 @@ def run_probe(grid, probe, cell, length, seed=0):
         "parameters": result["parameters"], "metric": "mse" if probe == "adding" else "recall_accuracy",
         "value": result["score"], "higher_is_better": probe == "copy", "solved": result["solved"],
         "train_seconds": round(result["train_seconds"], 1),
-        "extra": json.dumps({"final_train_loss": result["final_train_loss"], "steps": grid.probe_steps}),
+        "extra": json.dumps({"final_train_loss": result["final_train_loss"], "steps": grid.probe_steps,
+                             "steps_to_solve": result["steps_to_solve"]}),
     }
 
 

@@ -28,6 +28,7 @@ What is written to `results/<name>/`:
   with the cell's.
 """
 
+import contextlib
 import csv
 import json
 import time
@@ -87,8 +88,7 @@ def tune(grid, results_dir, trials, storage=None, sampler="tpe", data_dir=None):
         def objective(trial, cell=cell):
             nonlocal done
             tuned = search_space(trial, defaults)
-            run_dir = results_dir / "runs" / f"tuning_{cell}_{trial.number}"
-            row = run_task(spec, cell, 0, data_dir, run_dir, tuned=tuned)
+            row = logged_run(results_dir, f"tuning_{cell}_{trial.number}", spec, cell, 0, data_dir, tuned)
             extra = json.loads(row["extra"])
             trial.set_user_attr("test", row["value"])
             trial.set_user_attr("parameters", row["parameters"])
@@ -116,6 +116,13 @@ def tune(grid, results_dir, trials, storage=None, sampler="tpe", data_dir=None):
     (results_dir / "importance.json").write_text(json.dumps(importances(studies, direction), indent=2))
 
 
+def logged_run(results_dir, name, spec, cell, seed, data_dir, tuned, label=None):
+    """`run_task` in `results_dir/runs/<name>`, its output in `results_dir/logs/<name>.log`."""
+    (results_dir / "logs").mkdir(parents=True, exist_ok=True)
+    with open(results_dir / "logs" / f"{name}.log", "w") as log, contextlib.redirect_stdout(log):
+        return run_task(spec, cell, seed, data_dir, results_dir / "runs" / name, label=label, tuned=tuned)
+
+
 def completed(study):
     import optuna
 
@@ -138,8 +145,8 @@ def retrain_best(spec, studies, seeds, results_dir, data_dir):
     for cell, study in studies.items():
         for seed in seeds:
             run_id = f"{spec.name}/{cell}_tuned/{seed}"
-            row = run_task(spec, cell, seed, data_dir, results_dir / "runs" / run_id.replace("/", "_"),
-                           label=f"{cell}_tuned", tuned=study.best_params)
+            row = logged_run(results_dir, run_id.replace("/", "_"), spec, cell, seed, data_dir, study.best_params,
+                             label=f"{cell}_tuned")
             extra = json.loads(row["extra"])
             extra["tuned"] = study.best_params
             write_rows(results_dir / "results.csv", [{"run": run_id, **row, "extra": json.dumps(extra, default=float)}])

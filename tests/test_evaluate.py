@@ -172,3 +172,12 @@ def test_bad_tuning_settings_are_refused_before_training(arguments, message, tmp
     assert str(error.value) == message and not (tmp_path / "results").exists()
     with pytest.raises(SystemExit, match="--trials tunes the cells on your data: give --task"):
         evaluate.main(["--trials", "2"])
+
+
+@pytest.mark.parametrize("minutes", ["0", "-2"])
+def test_a_budget_that_is_not_positive_is_refused_before_training(minutes, tmp_path):
+    with pytest.raises(SystemExit) as error:
+        evaluate.main(["--task", "sentiment", "--data", "csv", "--data-dir", str(tmp_path), "--budget-minutes", minutes,
+                       "--output-dir", str(tmp_path / "results")])
+    assert str(error.value) == f"evaluate.py: --budget-minutes {float(minutes):g}: give a positive number of minutes."
+    assert not (tmp_path / "results").exists()

@@ -37,5 +37,13 @@ def test_gradient_norms_and_step_latency_of_a_probe_model(probe, rng):
 
 def test_train_probe_reports_its_score():
     model, result = probes.train_probe("adding", "gru", 6, 0, 3, batch_size=8, units=4, test_examples=16)
-    assert set(result) == {"score", "solved", "final_train_loss", "parameters", "train_seconds"}
+    assert set(result) == {"score", "solved", "steps_to_solve", "final_train_loss", "parameters", "train_seconds"}
     assert result["parameters"] == model.count_params() and result["score"] > 0
+
+
+def test_train_probe_stops_when_solved_and_reports_the_step():
+    """Copy memory over 3 steps of 1 symbol: solved well inside the budget, the step recorded."""
+    model, result = probes.train_probe("copy", "gru", 3, 0, 400, batch_size=32, units=16, copied=1,
+                                       test_examples=128)
+    assert result["solved"] and result["steps_to_solve"] is not None
+    assert result["steps_to_solve"] % 20 == 0 and result["steps_to_solve"] < 400

@@ -91,3 +91,16 @@ def test_init_from_a_model_of_another_architecture_is_refused(tmp_path):
                                          r"encoder_bigru_0/forward_encoder_gru_0/gru_cell/kernel \(4, 18\) "
                                          r"\(parent: \(4, 12\)\)"):
         copy_weights(parent, model)
+
+
+def test_a_time_budget_stops_training_and_one_too_short_for_an_epoch_is_refused(tmp_path):
+    task = zoo.task.get_task("forecasting")
+    config = zoo.task.resolve_config(task, synthetic_series=8, units=8, steps_per_epoch=4, epochs=400, patience=400)
+    run = fit(task, config, output_dir=tmp_path / "a", verbose=0, time_budget=4.0)
+    assert 1 <= run.metrics["epochs_trained"] < 400 and run.metrics["train_seconds"] < 30
+    config = zoo.task.resolve_config(task, synthetic_series=8, units=8, steps_per_epoch=20, epochs=2)
+    with pytest.raises(ValueError, match=r"--budget-minutes 1e-06 ran out in the first epoch \(1 of 20 batches in "
+                                         r"\d+ s\): give at least one epoch's time"):
+        fit(task, config, output_dir=tmp_path / "b", verbose=0, time_budget=6e-5)
+    with pytest.raises(ValueError, match="--budget-minutes 0: give a positive number of minutes"):
+        fit(task, config, output_dir=tmp_path / "c", verbose=0, time_budget=0)

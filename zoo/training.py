@@ -72,8 +72,36 @@ def build_optimizer(config, steps_per_epoch):
     return keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training once `seconds` of wall time have passed (checked after every batch; the
+    epoch under way is then validated and recorded as a shorter one). A budget that runs
+    out inside the first epoch is refused: equal-time comparisons need one whole epoch."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"--budget-minutes {seconds / 60:g}: give a positive number of minutes.")
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.start, self.batches = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches = batch + 1
+        if time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        steps = self.params.get("steps")
+        if epoch == 0 and self.model.stop_training and steps and self.batches < steps:
+            raise ValueError(
+                f"--budget-minutes {self.seconds / 60:g} ran out in the first epoch ({self.batches} of {steps} "
+                f"batches in {time.perf_counter() - self.start:.0f} s): give at least one epoch's time."
+            )
+
+
 def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init_from=None, strategy="default",
-        mixed_precision=None):
+        mixed_precision=None, time_budget=None):
     """Trains `task` with `config` (from `zoo.task.resolve_config`), tests once; returns a `Run`.
 
     The run folder gets config.json, run.json, TensorBoard logs, the best
@@ -85,7 +113,8 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
     `strategy`: a `zoo.distribute.STRATEGIES` name or a `tf.distribute.Strategy`, whose
     scope the model is built and compiled in; `mixed_precision`: a Keras mixed policy
     (`zoo.distribute.MIXED_PRECISION`) or None. Both are run options (run.json), not
-    hyperparameters: `config["batch_size"]` is the global batch either way.
+    hyperparameters: `config["batch_size"]` is the global batch either way. `time_budget`:
+    seconds of training after which it stops (`TimeBudget`; `config["epochs"]` stays the cap).
     """
     keras.utils.set_random_seed(config["seed"])
     if isinstance(strategy, str):
@@ -142,6 +171,7 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
             monitor=monitor, mode=mode, patience=config["patience"], restore_best_weights=True
         ),
         keras.callbacks.TerminateOnNaN(),
+        *([TimeBudget(time_budget)] if time_budget is not None else []),
     ]
     start = time.perf_counter()
     if multi_worker:  # Keras's fit fails there (keras-team/keras#20585): the custom loop
