@@ -174,6 +174,107 @@ class SyntheticSpeakers:
         return list(range(10))
 
 
+# ------------------------------------------------------- many synthesised voices
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+TTS_ENGINES = ("auto", "espeak", "formant")
+VOICE_PITCH, VOICE_RANGE, VOICE_RATE = (15, 85), (10, 90), (120, 230)  # eSpeak NG's units
+VOCAL_TRACT = (0.88, 1.14)  # resampling factor per voice: formants (and pitch) scaled
+SILENCE_DB = -40.0  # trimmed from each word's ends, relative to its peak
+
+
+def random_tts_voice(rng, variants):
+    """An eSpeak NG voice: an English accent, a variant, pitch, range, rate; and a vocal tract factor."""
+    from zoo.tts import ACCENTS, Voice
+
+    return Voice(ACCENTS[rng.integers(len(ACCENTS))], variants[rng.integers(len(variants))],
+                 int(rng.integers(*VOICE_PITCH)), int(rng.integers(*VOICE_RANGE)),
+                 int(rng.integers(*VOICE_RATE))), float(rng.uniform(*VOCAL_TRACT))
+
+
+def unit_rms(clip):
+    return (0.1 * clip / (np.sqrt(np.mean(clip**2)) + 1e-9)).astype("float32")
+
+
+def trimmed(samples):
+    loud = np.flatnonzero(np.abs(samples) > np.abs(samples).max() * 10 ** (SILENCE_DB / 20))
+    return samples[loud[0]: loud[-1] + 1] if len(loud) else samples
+
+
+class SynthesisedSpeakers:
+    """`count` synthetic voices (fixed by `seed`) saying the digit words, one voice per utterance.
+
+    engine "espeak": eSpeak NG (`zoo.tts`), each voice an accent, variant, pitch, range,
+    rate and vocal tract length (resampling), its ten words synthesised when the voices are
+    made (in one order on a fresh engine, so the same seed gives the same audio in every
+    run; about 25 ms per voice) and kept in memory, never written. "formant": the task's formant voices (`SyntheticSpeakers`), which say each digit
+    in a made-up phone code, not English: a stand-in that teaches nothing about real digit
+    words. "auto": eSpeak NG when installed, else the formant voices with a notice.
+    """
+
+    def __init__(self, count, seed=0, engine="auto", variants=None):
+        from zoo import tts
+
+        if engine not in TTS_ENGINES:
+            raise ValueError(f"--tts {engine}: choose one of {list(TTS_ENGINES)}.")
+        if count < 1:
+            raise ValueError(f"--synthetic-voices {count}: give at least 1.")
+        if engine == "espeak" and not tts.available():
+            raise ValueError("--tts espeak: the eSpeak NG engine is not installed (pip install espeakng-loader, or "
+                             "the [speech] extra); --tts formant uses the task's formant voices instead.")
+        if engine == "auto":
+            engine = "espeak" if tts.available() else "formant"
+            if engine == "formant":
+                print("ctc_speech: eSpeak NG is not installed, so the synthetic voices are the formant "
+                      "voices, which do not say English digit words (pip install espeakng-loader).", flush=True)
+        self.engine, self.count = engine, count
+        rng = np.random.default_rng([seed, 21])
+        names = tts.variants() if engine == "espeak" else []
+        if variants and engine == "espeak":
+            unknown = [name for name in variants if name not in names]
+            if unknown:
+                raise ValueError(f"--tts-variants: unknown eSpeak NG voice variant(s) {unknown}; "
+                                 f"known: {', '.join(names)}.")
+            names = list(variants)
+        self.voices = [random_tts_voice(rng, names) for _ in range(count)] if engine == "espeak" else []
+        self.formant_voices = [random_voice(rng) for _ in range(count)] if engine == "formant" else []
+        self.words = {}
+        if engine == "espeak":  # every word now, in one order on a fresh engine: the same in every run
+            said = tts.say_all([(DIGIT_WORDS[digit], voice) for voice, _ in self.voices for digit in range(10)])
+            for (index, digit), (samples, rate) in zip(np.ndindex(count, 10), said):
+                samples = trimmed(samples)
+                step = rate / SAMPLE_RATE * self.voices[index][1]  # to FSDD's rate, formants scaled by 1/tract
+                self.words[index, digit] = unit_rms(
+                    np.interp(np.arange(0, len(samples) - 1, step), np.arange(len(samples)), samples))
+
+    def word(self, index, digit):
+        """Voice `index` saying `digit`: float32 at SAMPLE_RATE, RMS 0.1."""
+        if (index, digit) not in self.words:  # the formant voices, on demand
+            self.words[index, digit] = unit_rms(
+                synthetic_digit(digit, self.formant_voices[index], np.random.default_rng([index, digit])))
+        return self.words[index, digit]
+
+    def speak(self, digits, rng):
+        index = int(rng.integers(self.count))
+        return [self.word(index, d) for d in digits]
+
+    def digits(self):
+        return list(range(10))
+
+
+class MixedSpeakers:
+    """`real` speakers, and with probability `share` per utterance `synthetic` ones instead."""
+
+    def __init__(self, real, synthetic, share):
+        self.real, self.synthetic, self.share = real, synthetic, share
+
+    def speak(self, digits, rng):
+        return (self.synthetic if rng.random() < self.share else self.real).speak(digits, rng)
+
+    def digits(self):
+        return self.real.digits()
+
+
 # ---------------------------------------------------------------- composition
 
 LEADING_PAUSE_S = (0.05, 0.5)

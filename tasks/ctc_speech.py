@@ -54,14 +54,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks._digit_utterances import DIGITS, SAMPLE_RATE, RecordedSpeakers, SyntheticSpeakers, random_utterance
+from tasks._digit_utterances import (
+    DIGITS,
+    SAMPLE_RATE,
+    TTS_ENGINES,
+    MixedSpeakers,
+    RecordedSpeakers,
+    SynthesisedSpeakers,
+    SyntheticSpeakers,
+    random_utterance,
+)
 from zoo import plots
 from zoo.audio import ConvSubsampling, LogMelSpectrogram, SpecAugment
 from zoo.builders import ENCODERS, recurrent_stack
 from zoo.ctc import CTCLoss, GreedyErrorRate, PadAsBlank, check_alphabet, ctc_decode, decode_labels, error_rates
 from zoo.data import fsdd_is_available, load_fsdd, load_transcribed_wavs, split_fsdd
 from zoo.guards import check, check_rows
-from zoo.hyperparameters import Hyperparameter, share, shared
+from zoo.hyperparameters import Hyperparameter, fraction, non_negative, share, shared
 from zoo.streaming import StreamingRecognizer, audio_chunks, can_stream, output_frame_samples, output_lengths
 from zoo.task import Data, Task, register_task
 
@@ -118,6 +127,16 @@ def _composed_splits(config, source, rng):
     else:
         train_speakers = validation_speakers = test_speakers = SyntheticSpeakers()
         info, what = {}, "synthetic digits, a new random voice per utterance"
+    if config["synthetic_voices"]:
+        if source != "fsdd":
+            raise ValueError(f"--synthetic-voices adds voices to the recorded ones: it is for --data fsdd, "
+                             f"not --data {source}.")
+        variants = [name.strip() for name in (config["tts_variants"] or "").split(",") if name.strip()]
+        voices = SynthesisedSpeakers(config["synthetic_voices"], config["seed"], config["tts"], variants)
+        train_speakers = MixedSpeakers(train_speakers, voices, config["synthetic_share"])
+        info["synthetic_voices"] = {"count": voices.count, "engine": voices.engine, "share": config["synthetic_share"]}
+        what += (f"; training also by {voices.count} synthetic voices ({voices.engine}), "
+                 f"{config['synthetic_share']:.0%} of its utterances")
     max_digits, size = config["max_digits"], config["train_utterances"]
     # Validation and test sets are the same in every run with this seed.
     fixed = np.random.default_rng([config["seed"], 1]), np.random.default_rng([config["seed"], 2])
@@ -204,6 +223,14 @@ class CtcSpeechTask(Task):
         Hyperparameter("augment", True, bool,
                        "train on perturbed speakers (speed/formant scale) through random equalisers"),
         Hyperparameter("spec_augment", False, bool, "in training, mask random mel bands and frame spans"),
+        Hyperparameter("synthetic_voices", 0, int, "--data fsdd: also train on this many synthetic voices "
+                       "(0: none)", check=non_negative),
+        Hyperparameter("synthetic_share", 0.5, float, "share of training utterances said by them (1: only them)",
+                       check=fraction),
+        Hyperparameter("tts", "auto", str, "their engine: espeak (eSpeak NG, the [speech] extra), formant, or auto",
+                       choices=TTS_ENGINES),
+        Hyperparameter("tts_variants", None, str, "eSpeak NG voice variants to draw from, comma-separated "
+                       "(default: all, e.g. m1,f2,klatt3)"),
         Hyperparameter("validation_fraction", 0.1, float, "share of train.csv held out (--data wavs)",
                        check=share),
         Hyperparameter("max_seconds", 30.0, float, "longest --data wavs file accepted"),

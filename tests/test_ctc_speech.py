@@ -1,6 +1,7 @@
 """The CTC speech task: its data, model, training, evaluation and export."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -157,3 +158,49 @@ def test_train_py_end_to_end_on_synthetic_digits(tmp_path):
     script = f"import zoo; print(zoo.load({str(run_dir / 'model.keras')!r}).name)"
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert loaded.stdout.strip() == "ctc_speech_gru", loaded.stderr[-2000:]
+
+
+# ------------------------------------------------------------------ synthetic voices
+
+
+def tiny_fsdd(folder, speakers=("ann", "bob"), takes=10):
+    """An FSDD-shaped folder (`recordings/<digit>_<speaker>_<take>.wav`) of formant-voiced digits."""
+    from tasks._digit_utterances import random_voice, synthetic_digit
+
+    (folder / "recordings").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for speaker in speakers:
+        voice = random_voice(rng)
+        for digit in range(10):
+            for take in range(takes):
+                write_wav(folder / "recordings" / f"{digit}_{speaker}_{take}.wav", synthetic_digit(digit, voice, rng),
+                          8000)
+    return folder
+
+
+def test_train_py_trains_on_recorded_and_synthetic_voices(tmp_path):
+    train.main([
+        "--task", "ctc_speech", "--data", "fsdd", "--data-dir", str(tiny_fsdd(tmp_path / "fsdd")),
+        "--synthetic-voices", "30", "--synthetic-share", "0.5", "--epochs", "1", "--units", "8", "--num-layers", "1",
+        "--conv-filters", "8", "--num-mel-bins", "16", "--train-utterances", "16", "--validation-utterances", "4",
+        "--test-utterances", "4", "--batch-size", "8", "--quiet", "--output-dir", str(tmp_path / "runs"),
+        "--export-dir", str(tmp_path / "sm"),
+    ])
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert "cer" in json.loads((run_dir / "metrics.json").read_text())
+    voices = json.loads((tmp_path / "sm" / "ctc_speech-gru" / "1" / "assets.extra" / "zoo_metadata.json")
+                        .read_text())["data"]["synthetic_voices"]
+    assert voices["count"] == 30 and voices["share"] == 0.5 and voices["engine"] in ("espeak", "formant")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--data", "synthetic", "--synthetic-voices", "10"], "--synthetic-voices adds voices to the recorded ones: it "
+                                                           "is for --data fsdd, not --data synthetic"),
+    (["--synthetic-share", "1.5"], r"--synthetic-share 1.5: must be in \[0, 1\]"),
+    (["--tts", "festival"], "--tts: invalid choice: 'festival'"),
+])
+def test_bad_synthetic_voice_settings_are_refused_before_training(arguments, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as error:
+        train.main(["--task", "ctc_speech", *arguments, "--output-dir", str(tmp_path / "runs")])
+    assert re.search(message, str(error.value) + capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()

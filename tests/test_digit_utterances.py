@@ -66,3 +66,80 @@ def test_synthetic_digits_are_seeded_and_not_told_apart_by_duration():
     means = np.array([durations[digits == d].mean() for d in range(10)])
     nearest = np.abs(durations[:, None] - means[None]).argmin(axis=1)
     assert np.mean(nearest == digits) < 0.5
+
+
+# ------------------------------------------------------- many synthesised voices
+
+needs_espeak = pytest.mark.skipif(not __import__("zoo.tts").tts.available(),
+                                  reason="eSpeak NG (espeakng-loader) is not installed")
+
+
+@needs_espeak
+def test_synthesised_voices_are_fixed_by_the_seed_and_say_the_digits():
+    from tasks._digit_utterances import SynthesisedSpeakers, random_utterance
+
+    first, second, other = (SynthesisedSpeakers(300, seed) for seed in (0, 0, 1))
+    assert first.engine == "espeak" and first.voices == second.voices != other.voices
+    assert len(set(first.voices)) == 300  # distinct voices
+    utterances = [random_utterance(first, np.random.default_rng(5), 7, augment=True) for _ in range(2)]
+    again = [random_utterance(second, np.random.default_rng(5), 7, augment=True) for _ in range(2)]
+    for utterance, same in zip(utterances, again):
+        np.testing.assert_array_equal(utterance.waveform, same.waveform)
+        np.testing.assert_array_equal(utterance.labels, same.labels)
+    word = first.word(3, 7)  # "seven" at 8 kHz: a third of a second to a second and a half
+    assert word.dtype == np.float32 and 0.3 * 8000 < len(word) < 1.5 * 8000
+    assert np.isclose(np.sqrt(np.mean(word**2)), 0.1, rtol=1e-3)
+
+
+def test_without_the_engine_the_formant_voices_stand_in_with_a_notice(monkeypatch, capsys):
+    from tasks._digit_utterances import SynthesisedSpeakers
+    from zoo import tts
+
+    monkeypatch.setattr(tts, "available", lambda: False)
+    voices = SynthesisedSpeakers(20, 0)
+    assert voices.engine == "formant" and "eSpeak NG is not installed" in capsys.readouterr().out
+    clips = voices.speak([1, 2, 3], np.random.default_rng(0))
+    assert len(clips) == 3 and all(clip.dtype == np.float32 and len(clip) > 800 for clip in clips)
+    with pytest.raises(ValueError, match="--tts espeak: the eSpeak NG engine is not installed"):
+        SynthesisedSpeakers(20, 0, "espeak")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"count": 0}, "--synthetic-voices 0: give at least 1"),
+    ({"count": 5, "engine": "festival"}, r"--tts festival: choose one of \['auto', 'espeak', 'formant'\]"),
+])
+def test_bad_voice_settings_are_named(arguments, message):
+    from tasks._digit_utterances import SynthesisedSpeakers
+
+    with pytest.raises(ValueError, match=message):
+        SynthesisedSpeakers(**arguments)
+
+
+@needs_espeak
+def test_an_unknown_voice_variant_is_named():
+    from tasks._digit_utterances import SynthesisedSpeakers
+
+    with pytest.raises(ValueError, match=r"--tts-variants: unknown eSpeak NG voice variant\(s\) \['nobody'\]"):
+        SynthesisedSpeakers(5, 0, "espeak", ["m1", "nobody"])
+
+
+def test_mixed_speakers_take_the_synthetic_voices_at_their_share():
+    from tasks._digit_utterances import MixedSpeakers
+
+    class Says:
+        def __init__(self, value):
+            self.value = value
+
+        def speak(self, digits, rng):
+            return [self.value] * len(digits)
+
+        def digits(self):
+            return list(range(10))
+
+    rng = np.random.default_rng(0)
+    for share, expected in ((0.0, "real"), (1.0, "synthetic")):
+        mixed = MixedSpeakers(Says("real"), Says("synthetic"), share)
+        assert {mixed.speak([1], rng)[0] for _ in range(20)} == {expected}
+    mixed = MixedSpeakers(Says("real"), Says("synthetic"), 0.3)
+    said = [mixed.speak([1], rng)[0] for _ in range(2000)]
+    assert abs(said.count("synthetic") / 2000 - 0.3) < 0.04

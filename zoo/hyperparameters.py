@@ -40,6 +40,11 @@ def share(value):
     return 0 < value < 1
 
 
+def fraction(value):
+    """in [0, 1]"""
+    return 0 <= value <= 1
+
+
 @dataclasses.dataclass(frozen=True)
 class Hyperparameter:
     name: str  # the config key; the flag is --name-with-dashes
