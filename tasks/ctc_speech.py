@@ -127,7 +127,7 @@ def _composed_splits(config, source, rng):
     else:
         train_speakers = validation_speakers = test_speakers = SyntheticSpeakers()
         info, what = {}, "synthetic digits, a new random voice per utterance"
-    if config["synthetic_voices"]:
+    if config.get("synthetic_voices"):  # (a config from before the option has none)
         if source != "fsdd":
             raise ValueError(f"--synthetic-voices adds voices to the recorded ones: it is for --data fsdd, "
                              f"not --data {source}.")
