@@ -48,7 +48,7 @@ def run(name, data_dir, extra, output_dir, export_dir):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {
         **{k: metrics.get(k) for k in COLUMNS},
-        "name": name, "wall_seconds": round(wall), "run_dir": str(run_dir.relative_to(REPO)),
+        "name": name, "wall_seconds": round(wall), "run_dir": str(run_dir.relative_to(REPO) if run_dir.is_relative_to(REPO) else run_dir),
         "command": printable,
     }
 
