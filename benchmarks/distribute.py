@@ -13,13 +13,15 @@ serves one process, replicas share the same cores: expect no speed-up there.
 """
 
 import argparse
-import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import textwrap
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from zoo import distribute  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = ("one device", "mirrored, 2 logical CPUs", "multi_worker, 2 local workers")
@@ -58,27 +60,17 @@ print("STEPS_PER_SECOND", {steps} / EpochTimer.seconds[-1])
 """
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def steps_per_second(config, steps):
     strategy, logical_devices, workers = {
         CONFIGS[0]: ("default", 1, 1), CONFIGS[1]: ("mirrored", 2, 1), CONFIGS[2]: ("multi_worker", 1, 2),
     }[config]
     code = textwrap.dedent(TRAIN.format(strategy=strategy, logical_devices=logical_devices, steps=steps))
-    hosts = [f"127.0.0.1:{port}" for port in free_ports(workers)]
+    tf_configs = distribute.local_cluster(workers)
     processes = []
     for index in range(workers):
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
         if workers > 1:
-            env["TF_CONFIG"] = json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})
+            env["TF_CONFIG"] = tf_configs[index]
         processes.append(subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, text=True,
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     outputs = [process.communicate(timeout=900)[0] for process in processes]

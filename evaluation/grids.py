@@ -162,8 +162,10 @@ def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=Non
         raise ValueError(f"--cells: {', '.join(unknown)} is not a cell; choose from {list(SEQUENCE_MODELS)}.")
     if seeds < 1:
         raise ValueError(f"--seeds {seeds}: give at least 1.")
-    if budget_minutes is not None and not budget_minutes > 0:
-        raise ValueError(f"--budget-minutes {budget_minutes:g}: give a positive number of minutes.")
+    if budget_minutes is not None:
+        from zoo.training import check_time_budget
+
+        check_time_budget(60 * budget_minutes)
     metric, higher, target = TASK_METRICS[task]
     # Sentiment compares the recurrent models themselves, as the named grids do: with the
     # n-gram branch on (the task's default on real text) the mixture can leave them out.

@@ -523,16 +523,14 @@ def latency_section(rows):
 
 
 def tuning_results(results_dir):
-    """importance.json and tuning.csv of `evaluate.py --trials` (evaluation.tuning), or None."""
-    if not (results_dir / "importance.json").exists():
-        return None
-    return {"importance": json.loads((results_dir / "importance.json").read_text()),
-            "trials": load_rows(results_dir / "tuning.csv")}
+    """importance.json of `evaluate.py --trials` (evaluation.tuning), or None."""
+    path = results_dir / "importance.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
-def verdict_tuning_matters(tuning):
+def verdict_tuning_matters(importance):
     """Greff et al.'s question, by fANOVA over all trials with the cell as one more hyperparameter."""
-    shares = tuning["importance"].get("all")
+    shares = importance.get("all")
     if not shares:
         return "not measured", "Tuning needs two cells and at least two finished trials."
     cell = shares.get("cell", 0.0)
@@ -540,20 +538,19 @@ def verdict_tuning_matters(tuning):
     top = max(hyper, key=hyper.get)
     holds = sum(hyper.values()) > cell
     ranges = "; ".join(f"{name} {low:.4f}–{high:.4f}" for name, (low, high)
-                       in tuning["importance"]["validation_range"].items())
+                       in importance["validation_range"].items())
     return ("holds" if holds else "does not hold"), (
-        f"Over all {sum(tuning['importance']['trials'].values())} trials, the hyperparameters explain "
+        f"Over all {sum(importance['trials'].values())} trials, the hyperparameters explain "
         f"{sum(hyper.values()):.0%} of the validation variance (most: {top}, {hyper[top]:.0%}) and the choice of "
         f"cell {cell:.0%} (fANOVA). Validation range across each cell's trials: {ranges}."
-        + (" With fewer than 20 trials per cell these shares are rough." if min(tuning["importance"]["trials"].values())
-           < 20 else "")
+        + (" With fewer than 20 trials per cell these shares are rough." if min(importance["trials"].values()) < 20
+           else "")
     )
 
 
-def tuning_section(tuning):
-    if not tuning:
+def tuning_section(importance):
+    if not importance:
         return []
-    importance = tuning["importance"]
     lines = ["## Tuning (equal trials per cell)", "",
              "Each cell's trials over the same search space (evaluation/tuning.py), picked by validation; "
              "the `<cell>_tuned` rows above retrain the best with every seed. "
@@ -603,9 +600,9 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
         "## Verdicts",
         "",
     ]
-    behind = [table.task for table in tables
-              if table.by_cell and table.against_baseline()
-              and not ({"gru", "lstm", "gru_tuned", "lstm_tuned"} & set(table.against_baseline()[1]))]
+    against = {table.task: table.against_baseline() for table in tables if table.by_cell}
+    behind = [task for task, result in against.items()
+              if result and not ({"gru", "lstm", "gru_tuned", "lstm_tuned"} & set(result[1]))]
     if behind:
         lines.append(f"- **Caveat: neither GRU nor LSTM beats the task's baseline on {', '.join(behind)}**, so "
                      "the verdicts there are about under-trained models (a larger budget, or tuning, first).")

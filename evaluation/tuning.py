@@ -33,8 +33,6 @@ import csv
 import json
 import time
 
-import numpy as np
-
 from evaluation.runs import run_config, run_task, write_rows
 
 SAMPLERS = ("tpe", "random")
@@ -159,22 +157,21 @@ def importances(studies, direction):
     from optuna.distributions import CategoricalDistribution
 
     evaluator = lambda: optuna.importance.FanovaImportanceEvaluator(seed=0)  # noqa: E731
-    result = {"per_cell": {}, "all": None, "trials": {cell: len(completed(s)) for cell, s in studies.items()}}
+    finished = {cell: completed(study) for cell, study in studies.items()}
+    result = {"per_cell": {}, "all": None, "trials": {cell: len(trials) for cell, trials in finished.items()}}
     for cell, study in studies.items():
-        if len(completed(study)) >= 2:
+        if len(finished[cell]) >= 2:
             result["per_cell"][cell] = optuna.importance.get_param_importances(study, evaluator=evaluator())
     combined = optuna.create_study(direction=direction)
     cells = CategoricalDistribution(list(studies))
-    for cell, study in studies.items():
-        for trial in completed(study):
+    for cell, trials in finished.items():
+        for trial in trials:
             combined.add_trial(optuna.trial.create_trial(
                 params={**trial.params, "cell": cell}, distributions={**trial.distributions, "cell": cells},
                 value=trial.value))
-    if len(studies) > 1 and len(completed(combined)) >= 2:
+    if len(studies) > 1 and len(combined.trials) >= 2:
         result["all"] = optuna.importance.get_param_importances(combined, evaluator=evaluator())
-    result["best_validation"] = {cell: study.best_value for cell, study in studies.items() if completed(study)}
-    result["validation_range"] = {
-        cell: [float(np.min(values)), float(np.max(values))]
-        for cell, values in ((cell, [t.value for t in completed(s)]) for cell, s in studies.items()) if values
-    }
+    result["best_validation"] = {cell: studies[cell].best_value for cell, trials in finished.items() if trials}
+    values = {cell: [trial.value for trial in trials] for cell, trials in finished.items()}
+    result["validation_range"] = {cell: [float(min(v)), float(max(v))] for cell, v in values.items() if v}
     return result

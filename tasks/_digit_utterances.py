@@ -157,7 +157,18 @@ def synthetic_digit(digit, voice, rng, sample_rate=SAMPLE_RATE):
 
     samples = voiced * voicing + _smooth(noise, int(0.005 * sample_rate) or 1)
     samples *= np.minimum(1, np.minimum(t, t[-1] - t) / 0.01)  # 10 ms fade in/out
-    return (0.1 * samples / (np.sqrt(np.mean(samples**2)) + 1e-9)).astype("float32")
+    return unit_rms(samples)
+
+
+def unit_rms(clip):
+    """`clip` at RMS 0.1, float32: every digit clip's level before composition."""
+    return (0.1 * clip / (np.sqrt(np.mean(clip**2)) + 1e-9)).astype("float32")
+
+
+def interpolated(clip, step):
+    """`clip` read every `step` samples (linear interpolation): played `step` times faster,
+    tempo, pitch and formants together."""
+    return np.interp(np.arange(0, len(clip) - 1, step), np.arange(len(clip)), clip)
 
 
 class SyntheticSpeakers:
@@ -192,10 +203,6 @@ def random_tts_voice(rng, variants):
                  int(rng.integers(*VOICE_RATE))), float(rng.uniform(*VOCAL_TRACT))
 
 
-def unit_rms(clip):
-    return (0.1 * clip / (np.sqrt(np.mean(clip**2)) + 1e-9)).astype("float32")
-
-
 def trimmed(samples):
     loud = np.flatnonzero(np.abs(samples) > np.abs(samples).max() * 10 ** (SILENCE_DB / 20))
     return samples[loud[0]: loud[-1] + 1] if len(loud) else samples
@@ -207,9 +214,10 @@ class SynthesisedSpeakers:
     engine "espeak": eSpeak NG (`zoo.tts`), each voice an accent, variant, pitch, range,
     rate and vocal tract length (resampling), its ten words synthesised when the voices are
     made (in one order on a fresh engine, so the same seed gives the same audio in every
-    run; about 25 ms per voice) and kept in memory, never written. "formant": the task's formant voices (`SyntheticSpeakers`), which say each digit
-    in a made-up phone code, not English: a stand-in that teaches nothing about real digit
-    words. "auto": eSpeak NG when installed, else the formant voices with a notice.
+    run; about 25 ms per voice) and kept in memory, never written. "formant": the task's
+    formant voices (`SyntheticSpeakers`), which say each digit in a made-up phone code, not
+    English: a stand-in that teaches nothing about real digit words. "auto": eSpeak NG when
+    installed, else the formant voices with a notice.
     """
 
     def __init__(self, count, seed=0, engine="auto", variants=None):
@@ -227,31 +235,28 @@ class SynthesisedSpeakers:
             if engine == "formant":
                 print("ctc_speech: eSpeak NG is not installed, so the synthetic voices are the formant "
                       "voices, which do not say English digit words (pip install espeakng-loader).", flush=True)
-        self.engine, self.count = engine, count
+        self.engine, self.count, self.words = engine, count, {}
         rng = np.random.default_rng([seed, 21])
-        names = tts.variants() if engine == "espeak" else []
-        if variants and engine == "espeak":
-            unknown = [name for name in variants if name not in names]
-            if unknown:
-                raise ValueError(f"--tts-variants: unknown eSpeak NG voice variant(s) {unknown}; "
-                                 f"known: {', '.join(names)}.")
-            names = list(variants)
-        self.voices = [random_tts_voice(rng, names) for _ in range(count)] if engine == "espeak" else []
-        self.formant_voices = [random_voice(rng) for _ in range(count)] if engine == "formant" else []
-        self.words = {}
-        if engine == "espeak":  # every word now, in one order on a fresh engine: the same in every run
-            said = tts.say_all([(DIGIT_WORDS[digit], voice) for voice, _ in self.voices for digit in range(10)])
-            for (index, digit), (samples, rate) in zip(np.ndindex(count, 10), said):
-                samples = trimmed(samples)
-                step = rate / SAMPLE_RATE * self.voices[index][1]  # to FSDD's rate, formants scaled by 1/tract
-                self.words[index, digit] = unit_rms(
-                    np.interp(np.arange(0, len(samples) - 1, step), np.arange(len(samples)), samples))
+        if engine == "formant":  # their words are made on demand (`word`)
+            self.formant_voices = [random_voice(rng) for _ in range(count)]
+            return
+        names = tts.variants()
+        unknown = [name for name in variants or [] if name not in names]
+        if unknown:
+            raise ValueError(f"--tts-variants: unknown eSpeak NG voice variant(s) {unknown}; "
+                             f"known: {', '.join(names)}.")
+        self.voices = [random_tts_voice(rng, list(variants or names)) for _ in range(count)]
+        # Every word now, in one order on a fresh engine: the same in every run.
+        said = tts.say_all([(DIGIT_WORDS[digit], voice) for voice, _ in self.voices for digit in range(10)])
+        for (index, digit), (samples, rate) in zip(np.ndindex(count, 10), said):
+            step = rate / SAMPLE_RATE * self.voices[index][1]  # to FSDD's rate, formants scaled by 1/tract
+            self.words[index, digit] = unit_rms(interpolated(trimmed(samples), step))
 
     def word(self, index, digit):
         """Voice `index` saying `digit`: float32 at SAMPLE_RATE, RMS 0.1."""
-        if (index, digit) not in self.words:  # the formant voices, on demand
-            self.words[index, digit] = unit_rms(
-                synthetic_digit(digit, self.formant_voices[index], np.random.default_rng([index, digit])))
+        if (index, digit) not in self.words:  # a formant voice's word
+            self.words[index, digit] = synthetic_digit(digit, self.formant_voices[index],
+                                                       np.random.default_rng([index, digit]))
         return self.words[index, digit]
 
     def speak(self, digits, rng):
@@ -303,10 +308,7 @@ def perturb_speaker(clips, rng):
     """The clips as a new speaker says them: all resampled by one random factor, which
     scales tempo, pitch and formants together (a shorter or longer vocal tract)."""
     factor = rng.uniform(*SPEED)
-    return [
-        np.interp(np.arange(0, len(clip) - 1, factor), np.arange(len(clip)), clip).astype("float32")
-        for clip in clips
-    ]
+    return [interpolated(clip, factor).astype("float32") for clip in clips]
 
 
 def random_equaliser(waveform, rng):

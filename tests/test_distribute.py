@@ -5,7 +5,6 @@ TensorFlow starts)."""
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -147,19 +146,8 @@ def test_the_chief_is_tf_configs_chief_else_worker_0(task, chief, monkeypatch):
     assert distribute.is_chief()
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 def start_workers(tmp_path, epochs, resume=False):
     """Two train.py processes, a multi-worker cluster on 127.0.0.1 (GPUs hidden)."""
-    hosts = [f"127.0.0.1:{port}" for port in free_ports(2)]
     command = [sys.executable, "train.py", "--task", "forecasting", "--synthetic-series", "8", "--units", "8",
                "--steps-per-epoch", "4", "--epochs", str(epochs), "--quiet", "--strategy", "multi_worker",
                "--output-dir", str(tmp_path / "runs"), "--export-dir", str(tmp_path / "sm"),
@@ -167,9 +155,9 @@ def start_workers(tmp_path, epochs, resume=False):
     return [
         subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={
             **os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3", "ZOO_COLLECTIVE_TIMEOUT_SECONDS": "20",
-            "TF_CONFIG": json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}),
+            "TF_CONFIG": tf_config,
         })
-        for index in range(2)
+        for tf_config in distribute.local_cluster(2)
     ]
 
 

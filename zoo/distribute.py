@@ -43,6 +43,7 @@ import json
 import os
 import pathlib
 import re
+import socket
 
 import keras
 import tensorflow as tf
@@ -73,6 +74,13 @@ def make_strategy(name="default"):
     raise ValueError(f"--strategy {name}: choose one of {list(STRATEGIES)}.")
 
 
+def _checked_policy(policy):
+    """`policy` when it is None or one of MIXED_PRECISION; ValueError otherwise."""
+    if policy not in (None, *MIXED_PRECISION):
+        raise ValueError(f"--mixed-precision {policy}: choose one of {list(MIXED_PRECISION)}.")
+    return policy
+
+
 # The oldest NVIDIA GPUs (compute capability) that compute each 16-bit type natively.
 NATIVE_16_BIT = {"mixed_float16": (5, 3), "mixed_bfloat16": (8, 0)}
 
@@ -82,10 +90,8 @@ def check_precision(policy, gpu_capabilities=None):
     compute capability 5.3, bfloat16 before Ampere's 8.0); a note, returned, where it runs but
     gains nothing (float16 on CPU, which has no float16 arithmetic). `gpu_capabilities`:
     (major, minor) per GPU, by default those TensorFlow sees."""
-    if policy is None:
+    if _checked_policy(policy) is None:
         return None
-    if policy not in MIXED_PRECISION:
-        raise ValueError(f"--mixed-precision {policy}: choose one of {list(MIXED_PRECISION)}.")
     if gpu_capabilities is None:
         gpu_capabilities = [tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
                             for gpu in tf.config.list_physical_devices("GPU")]
@@ -106,8 +112,7 @@ def check_precision(policy, gpu_capabilities=None):
 @contextlib.contextmanager
 def precision(policy=None):
     """Keras's global dtype policy set to `policy` (None: float32) while models are built."""
-    if policy not in (None, *MIXED_PRECISION):
-        raise ValueError(f"--mixed-precision {policy}: choose one of {list(MIXED_PRECISION)}.")
+    _checked_policy(policy)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy or "float32")
     try:
@@ -154,6 +159,21 @@ def is_chief():
     config = cluster_config()
     task_type, index = config["task"]["type"], config["task"]["index"]
     return task_type == "chief" or (task_type == "worker" and index == 0 and "chief" not in config["cluster"])
+
+
+def local_cluster(workers):
+    """TF_CONFIG for each of `workers` processes on this machine (127.0.0.1, free ports): a
+    multi-worker cluster to try `--strategy multi_worker` on one machine with."""
+    sockets = [socket.socket() for _ in range(workers)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        hosts = [f"127.0.0.1:{sock.getsockname()[1]}" for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    return [json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})
+            for index in range(workers)]
 
 
 def worker_output_dir(output_dir):

@@ -72,6 +72,12 @@ def build_optimizer(config, steps_per_epoch):
     return keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
 
 
+def check_time_budget(seconds):
+    """ValueError unless `seconds` (of a `--budget-minutes` budget) is positive."""
+    if not seconds > 0:
+        raise ValueError(f"--budget-minutes {seconds / 60:g}: give a positive number of minutes.")
+
+
 class TimeBudget(keras.callbacks.Callback):
     """Stops training once `seconds` of wall time have passed (checked after every batch; the
     epoch under way is then validated and recorded as a shorter one). A budget that runs
@@ -79,8 +85,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, seconds):
         super().__init__()
-        if not seconds > 0:
-            raise ValueError(f"--budget-minutes {seconds / 60:g}: give a positive number of minutes.")
+        check_time_budget(seconds)
         self.seconds = seconds
 
     def on_train_begin(self, logs=None):

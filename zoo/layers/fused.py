@@ -165,8 +165,8 @@ def _time_loop(num_steps, body, carry, outputs, reverse=False):
     `outputs` is a list of (dtype, element_shape) for the per-step outputs. Under
     `unrolled_loops()` with `num_steps` known when tracing, the steps are a Python loop.
     """
-    steps = tf.get_static_value(num_steps)
-    if getattr(_settings, "unrolled", False):
+    if loops_are_unrolled():
+        steps = tf.get_static_value(num_steps)
         if steps is None:
             raise ValueError("unrolled_loops(): the number of time steps must be known when tracing "
                              "(give the input a fixed length).")
