@@ -22,9 +22,10 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from evaluation.latency import median_ms
-from zoo.builders import recurrent_layer
+from zoo.builders import sequence_layer
 
 PROBES = ("adding", "copy")
 ADDING_BASELINE_MSE = 1.0 / 6.0  # variance of the sum of two U(0, 1) values
@@ -71,16 +72,33 @@ def probe_data(probe, num_examples, length, rng, copied=10):
 # ---------------------------------------------------------------------- model
 
 
-def probe_model(probe, cell, units):
-    """A one-layer model of the named cell: adding reads the last state, copy every state."""
+def forget_bias_initializer(forget_bias):
+    """An LSTM bias `[b_i, b_f, b_c, b_o]` (Keras's layout) of zeros but `b_f = forget_bias`."""
+    def initializer(shape, dtype=None):
+        units = shape[0] // 4
+        return ops.concatenate([ops.zeros((units,)), ops.full((units,), forget_bias), ops.zeros((2 * units,))])
+
+    return initializer
+
+
+def probe_model(probe, cell, units, forget_bias=None):
+    """A one-layer model of the named cell: adding reads the last state, copy every state.
+    `forget_bias`: an LSTM's forget-gate bias at the start (else its default, 1)."""
+    if forget_bias is not None:
+        if cell != "lstm":
+            raise ValueError(f"forget_bias is an LSTM setting; cell {cell!r} has no forget gate of that layout.")
+        layer = lambda **kwargs: sequence_layer(  # noqa: E731
+            cell, units, unit_forget_bias=False, bias_initializer=forget_bias_initializer(forget_bias), **kwargs)
+    else:
+        layer = lambda **kwargs: sequence_layer(cell, units, **kwargs)  # noqa: E731
     if probe == "adding":
         inputs = keras.Input((None, 2), name="inputs")
-        hidden = recurrent_layer(cell, units, name="recurrent")(inputs)
+        hidden = layer(name="recurrent")(inputs)
         outputs = keras.layers.Dense(1, name="head")(hidden)
     else:
         inputs = keras.Input((None,), dtype="int32", name="inputs")
         hidden = keras.layers.Embedding(COPY_SYMBOLS + 2, EMBEDDING_DIM, name="embedding")(inputs)
-        hidden = recurrent_layer(cell, units, return_sequences=True, name="recurrent")(hidden)
+        hidden = layer(return_sequences=True, name="recurrent")(hidden)
         outputs = keras.layers.Dense(COPY_SYMBOLS + 1, name="head")(hidden)  # logits, blank = 0
     return keras.Model(inputs, outputs, name=f"{probe}_{cell}")
 
@@ -123,7 +141,7 @@ class SolvedAt(keras.callbacks.Callback):
 
 
 def train_probe(probe, cell, length, seed, steps, batch_size=32, units=32, learning_rate=1e-2,
-                copied=10, test_examples=512):
+                copied=10, test_examples=512, forget_bias=None):
     """Trains a fresh model on up to `steps` batches of new examples, until a held-out check
     set counts as solved; returns it and a result dict (`steps_to_solve`: that step, or None)."""
     keras.utils.set_random_seed(seed)
@@ -132,7 +150,7 @@ def train_probe(probe, cell, length, seed, steps, batch_size=32, units=32, learn
     test_inputs, test_targets = probe_data(probe, test_examples, length, np.random.default_rng(10_000 + seed), copied)
     check = SolvedAt(probe, *probe_data(probe, 256, length, np.random.default_rng(20_000 + seed), copied), copied,
                      every=max(1, steps // CHECKS_PER_BUDGET))
-    model = probe_model(probe, cell, units)
+    model = probe_model(probe, cell, units, forget_bias)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=CLIPNORM), loss=probe_loss(probe))
     start = time.perf_counter()
     history = model.fit(inputs, targets, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[check])
@@ -179,12 +197,22 @@ def hidden_gradient_norms(model, probe, inputs, targets):
     return np.array([float(tf.reduce_mean(tf.norm(g, axis=-1))) for g in gradients])
 
 
-def step_latency_ms(model, repeats=20):
-    """Median ms of one streaming step of the recurrent cell (batch 1, state carried)."""
-    cell = model.get_layer("recurrent").cell
-    width = model.get_layer("recurrent").input.shape[-1]
-    step = tf.function(lambda x, states: cell(x, states, training=False))
-    x = tf.zeros((1, width))
+def streaming_step(model, past_steps):
+    """(one streamed step of the model's `recurrent` layer at batch 1, its input, its state after
+    `past_steps` steps): a cell's state is the same at any step, an encoder's may grow."""
+    layer = model.get_layer("recurrent")
+    x = tf.zeros((1, layer.input.shape[-1]))
+    if hasattr(layer, "step"):  # zoo.encoders
+        return tf.function(layer.step), x, layer.stream_state(1, past_steps)
+    cell = layer.cell
     states = cell.get_initial_state(batch_size=1)
     states = list(states) if isinstance(states, (list, tuple)) else [states]
-    return median_ms(lambda: step(x, states)[1], repeats)  # times fetching the new states
+    return tf.function(lambda inputs, states: cell(inputs, states, training=False)), x, states
+
+
+def step_latency_ms(model, past_steps=0, repeats=20):
+    """(median ms of one streaming step at batch 1 after `past_steps` steps, the bytes of state
+    it reads: what a server keeps per stream)."""
+    step, x, states = streaming_step(model, past_steps)
+    state_bytes = sum(int(np.prod(s.shape)) * s.dtype.size for s in states)
+    return median_ms(lambda: step(x, states)[1], repeats), state_bytes  # times fetching the new states

@@ -99,6 +99,12 @@ def mean_std(values, digits=4):
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
+def lstm_forget_bias_cells(rows, probe):
+    """The probe rows' LSTM cells with another forget-gate bias (`evaluation.grids.forget_bias_label`)."""
+    return sorted({r["cell"] for r in rows if r["kind"] == "probe" and r["task"] == probe
+                   and r["cell"].startswith("lstm_forget_bias_")})
+
+
 def longest_solved(rows, probe, cell):
     """(longest T solved or 0, lengths tried) for a probe and cell."""
     tried = [r for r in rows if r["kind"] == "probe" and r["task"] == probe and r["cell"] == cell]
@@ -180,6 +186,16 @@ def verdict_fewer_faster(tables):
     )
 
 
+def task_families(tables):
+    """{family: [(training-set size, table), ...] smallest first} of the tasks that come in several sizes."""
+    families = collections.defaultdict(list)
+    for table in tables:
+        size = table.rows[0].get("train_size") if table.rows else None
+        if table.family and size:
+            families[table.family].append((int(size), table))
+    return {family: sorted(members, key=lambda m: m[0]) for family, members in families.items()}
+
+
 def verdict_longer_and_larger(rows, tables):
     probe_parts, probe_votes = [], []
     for probe in ("adding", "copy"):
@@ -187,7 +203,13 @@ def verdict_longer_and_larger(rows, tables):
         lstm, _ = longest_solved(rows, probe, "lstm")
         if not tried:
             continue
-        probe_parts.append(f"{probe}: longest T solved GRU {gru or 'none'}, LSTM {lstm or 'none'} (tried {tried})")
+        # Before concluding the LSTM fails: its runs with a larger forget-gate bias, if any.
+        biased = {cell: longest_solved(rows, probe, cell)[0] for cell in lstm_forget_bias_cells(rows, probe)}
+        retried = "".join(f"; {cell.replace('lstm_forget_bias_', 'LSTM with forget-gate bias ')} "
+                          f"{solved or 'none'}" for cell, solved in biased.items())
+        lstm = max([lstm, *biased.values()])
+        probe_parts.append(f"{probe}: longest T solved GRU {gru or 'none'}, LSTM {lstm or 'none'}{retried} "
+                           f"(tried {tried})")
         if gru or lstm:
             probe_votes.append(np.sign(lstm - gru))
     if not probe_votes:
@@ -199,17 +221,10 @@ def verdict_longer_and_larger(rows, tables):
     else:
         longer = "not supported"
 
-    families = collections.defaultdict(list)
-    for table in tables:
-        size = table.rows[0].get("train_size") if table.rows else None
-        family = table.family
-        if family and size:
-            families[family].append((int(size), table))
     size_parts, size_votes = [], []
-    for family, members in families.items():
+    for family, members in task_families(tables).items():
         if len(members) < 2:
             continue
-        members.sort(key=lambda m: m[0])
         gaps = []
         for size, table in (members[0], members[-1]):
             comparison = table.compare("lstm", "gru")
@@ -276,34 +291,82 @@ def verdict_beat_rnn(rows, tables):
     )
 
 
-def verdict_long_streaming(rows):
+RECURRENT = ("gru", "lstm")  # the cells the claims are about
+ATTENTION_AND_CONVOLUTION = ("transformer", "cnn")
+FLAT = 1.5  # a streamed step "costs the same at any T" when its time grows less than this from the shortest T
+
+
+def latency_by_cell(rows):
+    """{cell: its latency rows, shortest T first}."""
     latency = [r for r in rows if r["kind"] == "latency"]
-    if not latency:
+    return {cell: sorted((r for r in latency if r["cell"] == cell), key=lambda r: r["length"])
+            for cell in sorted({r["cell"] for r in latency}, key=cell_sort_key)}
+
+
+def state_bytes(row):
+    return json.loads(row.get("extra") or "{}").get("state_bytes")
+
+
+def verdict_long_streaming(rows, tables):
+    """Recurrent cells against the Transformer, in three parts, each supported when GRU/LSTM do
+    better: streaming (the longest T's streamed step: time, and state per stream; a recurrent
+    step must not grow with T), whole long sequences (time at the longest T; "not supported"
+    when the recurrent cells take over 1.5x the Transformer's), and accuracy on each task
+    family's smallest training set (Welch p < 0.05 against the Transformer and the CNN)."""
+    by_cell = latency_by_cell(rows)
+    if not by_cell:
         return "inconclusive", "no latency rows"
-    parts, linear = [], []
-    for cell in sorted({r["cell"] for r in latency}, key=cell_sort_key):
-        cell_rows = sorted((r for r in latency if r["cell"] == cell), key=lambda r: r["length"])
+    parts = []
+    for cell, cell_rows in by_cell.items():
         short, long = cell_rows[0], cell_rows[-1]
-        per_step_short, per_step_long = short["value"] / short["length"], long["value"] / long["length"]
-        linear.append(per_step_long <= 1.5 * per_step_short)
+        memory = state_bytes(long)
         parts.append(
-            f"{cell}: one streaming step {np.median([r['step_latency_ms'] for r in cell_rows]):.2f} ms; whole sequence "
-            f"{short['value']:.1f} ms at T={short['length']}, {long['value']:.1f} ms at T={long['length']} "
-            f"({long['value'] / short['value']:.1f}x for {long['length'] / short['length']:.0f}x the steps)"
+            f"{cell}: streamed step {short['step_latency_ms']:.3f} ms at T={short['length']}, "
+            f"{long['step_latency_ms']:.3f} ms at T={long['length']}"
+            + (f", state {memory / 1024:.1f} KiB per stream" if memory is not None else "")
+            + f"; whole sequence {short['value']:.1f} ms at T={short['length']}, {long['value']:.1f} ms at "
+            f"T={long['length']}"
         )
-    solved = max(
-        [longest_solved(rows, probe, cell)[0] for probe in ("adding", "copy") for cell in ("gru", "lstm")] + [0]
-    )
-    learned = f"the longest dependency learned by GRU/LSTM on the probes is T={solved or 'none'}"
-    if all(linear) and solved >= 100:
-        verdict = "supported"
-    elif not any(linear):
-        verdict = "not supported"
+    recurrent = [cell for cell in RECURRENT if cell in by_cell]
+    if "transformer" not in by_cell or not recurrent:
+        streaming = long_input = "inconclusive"
+        parts.append("no Transformer measured beside GRU/LSTM (a grid with latency_cells)")
     else:
-        verdict = "inconclusive"
+        at_longest = {cell: by_cell[cell][-1] for cell in [*recurrent, "transformer"]}
+        step = {cell: row["step_latency_ms"] for cell, row in at_longest.items()}
+        memory = {cell: state_bytes(row) or 0 for cell, row in at_longest.items()}
+        flat = all(step[cell] < FLAT * by_cell[cell][0]["step_latency_ms"] for cell in recurrent)
+        cheaper = all(step[cell] < step["transformer"] and memory[cell] < memory["transformer"] for cell in recurrent)
+        streaming = "supported" if flat and cheaper else "not supported" if not flat else "inconclusive"
+        whole = min(at_longest[cell]["value"] for cell in recurrent) / at_longest["transformer"]["value"]
+        long_input = "supported" if whole <= 1 else "not supported" if whole > FLAT else "inconclusive"
+        parts.append(f"at the longest T the fastest of GRU/LSTM takes {whole:.1f}x the Transformer's time for the "
+                     "whole sequence")
+
+    small_parts, small_votes = [], []
+    for family, [(size, table), *_] in task_families(tables).items():
+        rivals = [cell for cell in ATTENTION_AND_CONVOLUTION if table.by_cell.get(cell)]
+        mine = [cell for cell in RECURRENT if table.by_cell.get(cell)]
+        if not rivals or not mine:
+            continue
+        best = max(mine, key=lambda cell: table.better(table.values(cell).mean(), 0))
+        for rival in rivals:
+            comparison = table.compare(best, rival)
+            gap = table.better(comparison["mean_a"], comparison["mean_b"])
+            small_parts.append(f"{family} at {size:,} examples: {best} − {rival} {table.metric} {gap:+.4f} "
+                               f"(p={comparison['p']:.2f})")
+            small_votes.append("inconclusive" if not comparison["p"] < SIGNIFICANCE
+                               else "supported" if gap > 0 else "not supported")
+    small = ("inconclusive" if not small_votes or all(v == "inconclusive" for v in small_votes)
+             else "not supported" if "not supported" in small_votes else "supported")
+    votes = (streaming, long_input, small)
+    verdict = ("not supported" if "not supported" in votes else "supported" if set(votes) == {"supported"}
+               else "inconclusive")
+    solved = max([longest_solved(rows, probe, cell)[0] for probe in ("adding", "copy") for cell in RECURRENT] + [0])
     return verdict, (
-        f"state of constant size, cost per step constant in T (whole-sequence time grows at most "
-        f"linearly: {'yes' if all(linear) else 'no'} for every cell); {learned}: " + "; ".join(parts)
+        f"streaming {streaming}, whole long sequences {long_input}, small data {small}. Batch-1 times and state: "
+        + "; ".join(parts) + f"; the longest dependency learned by GRU/LSTM on the probes: T={solved or 'none'}. "
+        "Small data: " + ("; ".join(small_parts) or "no task family with GRU/LSTM and a Transformer or CNN")
     )
 
 
@@ -312,7 +375,7 @@ CLAIMS = [
     ("GRU has fewer parameters and trains faster", lambda rows, tables: verdict_fewer_faster(tables)),
     ("LSTM keeps longer dependencies and gains on larger data", verdict_longer_and_larger),
     ("both beat a plain RNN", verdict_beat_rnn),
-    ("recurrent models suit long and streaming inputs", lambda rows, tables: verdict_long_streaming(rows)),
+    ("recurrent models suit long, streaming and small-data input better than transformers", verdict_long_streaming),
 ]
 
 
@@ -478,7 +541,8 @@ def probe_section(rows):
         f"recall accuracy ≥ 0.99; guessing scores 0.125), one model per cell and T, the same training budget "
         f"(`{json.loads(probes[0]['extra']).get('steps')}` batches of 32) at every T, gradients clipped to norm "
         f"1 and the LSTM's forget-gate bias starting at 1 (the usual remedies for long dependencies: Pascanu et "
-        f"al. 2013; Jozefowicz et al. 2015). ✓ (n): solved, "
+        f"al. 2013; Jozefowicz et al. 2015; `lstm_forget_bias_b`: starting at b instead, nearer the 1997 LSTM, "
+        f"which had no forget gate). ✓ (n): solved, "
         f"first seen at step n (checked every 1/20 of the budget; older rows have no n). A longer T is not tried "
         f"once a shorter one is unsolved (`–`).",
         "",
@@ -505,19 +569,25 @@ def gradient_section(rows):
 
 
 def latency_section(rows):
-    latency = [r for r in rows if r["kind"] == "latency"]
-    if not latency:
+    by_cell = latency_by_cell(rows)
+    if not by_cell:
         return []
-    lengths = sorted({r["length"] for r in latency})
+    lengths = sorted({r["length"] for cell_rows in by_cell.values() for r in cell_rows})
     cells = []
-    for cell in sorted({r["cell"] for r in latency}, key=cell_sort_key):
-        by_length = {r["length"]: r for r in latency if r["cell"] == cell}
-        step = np.median([r["step_latency_ms"] for r in by_length.values()])
-        cells.append([cell, f"{step:.3f}", *(f"{by_length[t]['value']:.1f}" if t in by_length else "–" for t in lengths)])
+    for cell, cell_rows in by_cell.items():
+        by_length = {r["length"]: r for r in cell_rows}
+        cells.append([cell, *(f"{by_length[t]['value']:.1f}" if t in by_length else "–" for t in lengths),
+                      *(f"{by_length[t]['step_latency_ms']:.3f}" if t in by_length else "–" for t in lengths),
+                      *(f"{state_bytes(by_length[t]) / 1024:.1f}" if t in by_length and state_bytes(by_length[t])
+                        is not None else "–" for t in (lengths[0], lengths[-1]))])
     return [
-        "## Latency: whole sequence vs streaming step (batch 1, probe-sized models)",
+        "## Latency and memory: whole sequence vs streamed step (batch 1, probe-sized models)",
         "",
-        *markdown_table(["cell", "one step ms", *(f"T={t} ms" for t in lengths)], cells),
+        "The T-th streamed step carries the state of T − 1 steps: a recurrent cell's state, the Transformer's "
+        "cache of keys and values, the convolution's window. State: what a server keeps per stream.",
+        "",
+        *markdown_table(["cell", *(f"sequence T={t} ms" for t in lengths), *(f"step T={t} ms" for t in lengths),
+                         f"state KiB T={lengths[0]}", f"state KiB T={lengths[-1]}"], cells),
         "",
     ]
 
@@ -605,7 +675,8 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
               if result and not ({"gru", "lstm", "gru_tuned", "lstm_tuned"} & set(result[1]))]
     if behind:
         lines.append(f"- **Caveat: neither GRU nor LSTM beats the task's baseline on {', '.join(behind)}**, so "
-                     "the verdicts there are about under-trained models (a larger budget, or tuning, first).")
+                     "the verdicts there are about models a simple baseline beats (under-trained or too small: a larger budget, "
+                     "tuning or pretraining first).")
     for claim, judge in CLAIMS:
         verdict, text = judge(rows, tables)
         lines.append(f"- **{claim}: {verdict} on this grid.** {text}")

@@ -191,17 +191,19 @@ def run_baseline(spec, method, data_dir):
 # --------------------------------------------------------------------- probes
 
 
-def run_probe(grid, probe, cell, length, seed=0):
+def run_probe(grid, probe, cell, length, seed=0, label=None, forget_bias=None):
     import keras
 
     from evaluation import probes
 
     model, result = probes.train_probe(
-        probe, cell, length, seed, grid.probe_steps, units=grid.probe_units, copied=grid.copied
+        probe, cell, length, seed, grid.probe_steps, units=grid.probe_units, copied=grid.copied,
+        forget_bias=forget_bias,
     )
     keras.backend.clear_session()
     return {
-        "kind": "probe", "task": probe, "cell": cell, "seed": seed, "units": grid.probe_units, "length": length,
+        "kind": "probe", "task": probe, "cell": label or cell, "seed": seed, "units": grid.probe_units,
+        "length": length,
         "parameters": result["parameters"], "metric": "mse" if probe == "adding" else "recall_accuracy",
         "value": result["score"], "higher_is_better": probe == "copy", "solved": result["solved"],
         "train_seconds": round(result["train_seconds"], 1),
@@ -246,12 +248,13 @@ def run_latency(grid, cell, length):
     model = probes.probe_model("adding", cell, grid.probe_units)
     inputs, _ = probes.adding_problem(1, length, np.random.default_rng(0))
     sequence_ms = forward_latency_ms(model, tf.constant(inputs), repeats=5)
-    step_ms = probes.step_latency_ms(model)
+    step_ms, state_bytes = probes.step_latency_ms(model, past_steps=length - 1)  # the T-th step
     keras.backend.clear_session()
     return {
         "kind": "latency", "task": "sequence", "cell": cell, "units": grid.probe_units, "length": length,
         "parameters": model.count_params(), "metric": "sequence_ms", "value": round(sequence_ms, 3),
         "latency_ms": round(sequence_ms, 3), "step_latency_ms": round(step_ms, 4),
+        "extra": json.dumps({"state_bytes": state_bytes}),
     }
 
 
@@ -273,11 +276,13 @@ def plan(grid, data_dir):
         for method in methods:
             runs.append((f"{spec.name}/{method}", lambda *_, s=spec, m=method: run_baseline(s, m, data_dir)))
     for probe in ("adding", "copy"):
-        for cell in grid.probe_cells:
+        for label, cell, forget_bias in grid.probe_variants():
             for length in grid.probe_lengths:
-                runs.append((f"{probe}/{cell}/T{length}", lambda *_, p=probe, c=cell, t=length: run_probe(grid, p, c, t)))
+                runs.append((f"{probe}/{label}/T{length}", lambda *_, p=probe, c=cell, t=length, a=label, b=forget_bias:
+                             run_probe(grid, p, c, t, label=a, forget_bias=b)))
     for cell in grid.probe_cells:
         runs.append((f"gradients/{cell}", lambda _, results_dir, c=cell: run_gradients(grid, c, results_dir)))
+    for cell in grid.latency_cells or grid.probe_cells:
         for length in grid.latency_lengths:
             runs.append((f"latency/{cell}/T{length}", lambda *_, c=cell, t=length: run_latency(grid, c, t)))
     return runs

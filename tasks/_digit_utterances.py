@@ -16,6 +16,7 @@ formants), `random_equaliser` is a new channel, and a fraction are noise alone.
 
 import numpy as np
 
+from zoo.audio import resample
 from zoo.data import FSDD_SAMPLE_RATE, Utterance
 
 SAMPLE_RATE = FSDD_SAMPLE_RATE  # Hz: utterances are composed at FSDD's rate
@@ -249,8 +250,8 @@ class SynthesisedSpeakers:
         # Every word now, in one order on a fresh engine: the same in every run.
         said = tts.say_all([(DIGIT_WORDS[digit], voice) for voice, _ in self.voices for digit in range(10)])
         for (index, digit), (samples, rate) in zip(np.ndindex(count, 10), said):
-            step = rate / SAMPLE_RATE * self.voices[index][1]  # to FSDD's rate, formants scaled by 1/tract
-            self.words[index, digit] = unit_rms(interpolated(trimmed(samples), step))
+            # To FSDD's rate, band-limited, read as if recorded at rate · tract: formants and pitch x tract.
+            self.words[index, digit] = unit_rms(resample(trimmed(samples), rate * self.voices[index][1], SAMPLE_RATE))
 
     def word(self, index, digit):
         """Voice `index` saying `digit`: float32 at SAMPLE_RATE, RMS 0.1."""

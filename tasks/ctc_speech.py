@@ -235,6 +235,8 @@ class CtcSpeechTask(Task):
                        check=share),
         Hyperparameter("max_seconds", 30.0, float, "longest --data wavs file accepted"),
         Hyperparameter("num_mel_bins", 40, int, "log-mel bins"),
+        Hyperparameter("cepstra", 0, int, "keep this many mel-cepstral coefficients of each frame instead of the "
+                       "log-mel bins (0: log-mel)", check=non_negative),
         Hyperparameter("normalization", None, str,
                        "feature statistics over the whole utterance or up to each frame "
                        "(causal is needed for streaming)",
@@ -264,6 +266,8 @@ class CtcSpeechTask(Task):
         if source not in ("fsdd", "wavs", "synthetic"):
             raise ValueError(f"--data {source!r}: choose fsdd, wavs or synthetic.")
         check_alphabet(config["alphabet"])
+        if config.get("cepstra", 0) > config["num_mel_bins"]:
+            raise ValueError(f"--cepstra {config['cepstra']}: at most --num-mel-bins ({config['num_mel_bins']}).")
         if source != "wavs" and config["alphabet"] != DIGITS:
             raise ValueError(f"--alphabet is for --data wavs; --data {source} has the digits {DIGITS}.")
         rng = np.random.default_rng(config["seed"])  # training data order and compositions
@@ -297,7 +301,7 @@ class CtcSpeechTask(Task):
         # (zoo.distribute) the FFT has no 16-bit kernel and the CTC loss wants float32 logits.
         log_mel = LogMelSpectrogram(
             SAMPLE_RATE, FRAME_LENGTH, FRAME_STEP, num_mel_bins=config["num_mel_bins"],
-            causal=normalization == "causal", name="log_mel", dtype="float32",
+            causal=normalization == "causal", cepstra=config.get("cepstra") or None, name="log_mel", dtype="float32",
         )
         hidden = log_mel([waveform, length])  # (batch, frames, mel), masked
         if data is not None:  # the normalisation prior: training-set statistics

@@ -79,6 +79,26 @@ def test_front_end_layers_give_their_streaming_state_shapes():
     assert [tuple(s.shape[1:]) for s in states] == subsampling.stream_state_shapes(16)
 
 
+def test_mel_cepstra_are_the_orthonormal_dct_of_the_normalised_log_mel_and_stream_alike(rng):
+    waveform = tf.constant(rng.normal(size=(2, 1600)).astype("float32"))
+    lengths = tf.constant([1600, 960])
+    log_mel = audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16)
+    cepstra = audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=6)
+    full = audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=16)
+    mel, kept, every = (np.asarray(layer([waveform, lengths])) for layer in (log_mel, cepstra, full))
+    assert kept.shape == (2, 20, 6) and cepstra.feature_size == 6 and log_mel.feature_size == 16
+    np.testing.assert_allclose(np.linalg.norm(every, axis=-1), np.linalg.norm(mel, axis=-1), rtol=1e-4)  # orthonormal
+    np.testing.assert_allclose(kept, every[..., :6], atol=1e-5)
+    np.testing.assert_allclose(kept[..., 0], mel.sum(axis=-1) / 4, atol=1e-4)  # c0 = Σ x / √16
+    states, streamed = cepstra.initial_state(2), []
+    for start in range(0, 1600, 400):
+        features, states = cepstra.stream(waveform[:, start:start + 400], states)
+        streamed.append(np.asarray(features))
+    np.testing.assert_allclose(np.concatenate(streamed, axis=1)[0], kept[0], atol=1e-4)
+    with pytest.raises(ValueError, match="cepstra 17: give 1 to num_mel_bins"):
+        audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=17)
+
+
 # ------------------------------------------------------------------ SpecAugment
 
 

@@ -51,6 +51,10 @@ def test_unknown_data_and_alphabet_misuse_are_reported(tmp_path):
         TASK.build_inputs({**config, "data": "wavs", "alphabet": "aa"})
     with pytest.raises(SystemExit, match="--alphabet is for --data wavs"):
         train.main(["--task", "ctc_speech", "--data", "synthetic", "--alphabet", "abc", "--output-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match=r"--cepstra 20: at most --num-mel-bins \(16\)"):
+        train.main(["--task", "ctc_speech", "--data", "synthetic", "--num-mel-bins", "16", "--cepstra", "20",
+                    "--output-dir", str(tmp_path)])
+    assert not any(tmp_path.iterdir())  # refused before a run folder was made
 
 
 def test_wav_folder_source_holds_out_a_validation_fraction(tmp_path, capsys):

@@ -44,6 +44,38 @@ def test_a_causal_step_sees_only_the_past(encoder, sequences):
 
 
 @pytest.mark.parametrize("encoder", ENCODERS)
+def test_streamed_steps_equal_the_whole_sequence(encoder, rng):
+    x = rng.normal(size=(2, 9, 5)).astype("float32")
+    layer = encoder(16, num_layers=3, causal=True)
+    whole = np.asarray(layer(x))
+    state = layer.stream_state(2)
+    for t in range(9):
+        output, state = layer.step(x[:, t], state)
+        np.testing.assert_allclose(np.asarray(output), whole[:, t], atol=2e-5)
+
+
+def test_the_transformer_cache_grows_and_the_convolution_window_does_not():
+    transformer, convolution = TransformerEncoder(32, num_layers=2, causal=True), ConvEncoder(32, num_layers=2, causal=True)
+    x = np.zeros((1, 4), "float32")
+    for layer in (transformer, convolution):
+        layer(x[:, None])
+    assert [tuple(s.shape) for s in transformer.stream_state(1, past_steps=100)] == [(1, 100, 2, 16)] * 4
+    _, state = transformer.step(x, transformer.stream_state(1, past_steps=100))
+    assert tuple(state[0].shape) == (1, 101, 2, 16)
+    window = [tuple(s.shape) for s in convolution.stream_state(1, past_steps=100)]
+    assert window == [(1, 4, 32), (1, 8, 32)]  # (k - 1) * 2^l past inputs, k = 5
+    _, state = convolution.step(x, convolution.stream_state(1))
+    assert [tuple(s.shape) for s in state] == window
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_a_bidirectional_encoder_does_not_stream(encoder):
+    layer = encoder(16, causal=False, name="seeing_ahead")
+    with pytest.raises(ValueError, match="seeing_ahead: streaming needs a causal encoder"):
+        layer.stream_state(1)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
 def test_the_last_step_is_the_last_unmasked_one(encoder, sequences):
     x, mask = sequences
     whole = encoder(8, causal=True)

@@ -32,7 +32,8 @@ def test_gradient_norms_and_step_latency_of_a_probe_model(probe, rng):
     norms = probes.hidden_gradient_norms(model, probe, inputs, targets)
     length = inputs.shape[1]
     assert norms.shape == (length,) and (norms >= 0).all() and norms[-1] > 0
-    assert probes.step_latency_ms(model, repeats=2) > 0
+    milliseconds, state_bytes = probes.step_latency_ms(model, repeats=2)
+    assert milliseconds > 0 and state_bytes == 4 * 4  # one float32 state of 4 units
 
 
 def test_train_probe_reports_its_score():
@@ -47,3 +48,19 @@ def test_train_probe_stops_when_solved_and_reports_the_step():
                                        test_examples=128)
     assert result["solved"] and result["steps_to_solve"] is not None
     assert result["steps_to_solve"] % 20 == 0 and result["steps_to_solve"] < 400
+
+
+def test_an_encoder_streams_with_a_cache_that_grows():
+    model = probes.probe_model("adding", "transformer", 16)  # one layer, one head of 16
+    (_, early), (_, late) = probes.step_latency_ms(model, 9, repeats=2), probes.step_latency_ms(model, 99, repeats=2)
+    assert (early, late) == (2 * 9 * 16 * 4, 2 * 99 * 16 * 4)  # keys and values, float32
+    lstm = probes.probe_model("adding", "lstm", 16)
+    assert probes.step_latency_ms(lstm, 9, repeats=2)[1] == probes.step_latency_ms(lstm, 99, repeats=2)[1] == 2 * 16 * 4
+
+
+def test_an_lstm_probe_with_another_forget_gate_bias():
+    model = probes.probe_model("adding", "lstm", 4, forget_bias=5.0)
+    bias = np.asarray(model.get_layer("recurrent").cell.bias)
+    np.testing.assert_array_equal(bias, [0] * 4 + [5] * 4 + [0] * 8)  # [i, f, c, o]
+    with pytest.raises(ValueError, match="forget_bias is an LSTM setting; cell 'gru'"):
+        probes.probe_model("adding", "gru", 4, forget_bias=5.0)

@@ -1,8 +1,12 @@
 """evaluation.report: the version line, verdicts on constructed rows."""
 
 import importlib.metadata
+import json
 
-from evaluation.report import TaskTable, library_versions, mean_std, verdict_alike
+from evaluation.report import (
+    TaskTable, latency_section, library_versions, mean_std, verdict_alike, verdict_long_streaming,
+    verdict_longer_and_larger,
+)
 
 
 def test_library_versions_come_from_the_installed_packages():
@@ -25,3 +29,52 @@ def test_mean_std_and_alike_verdict_on_constructed_rows():
     assert "no significant difference (p ≥ 0.05) on 1 of 1 tasks" in text
     rows = [task_row("gru", v) for v in (0.60, 0.61, 0.62)] + [task_row("lstm", v) for v in (0.90, 0.91, 0.92)]
     assert verdict_alike([TaskTable(rows, "t")])[0] == "not supported"
+
+
+def latency_row(cell, length, sequence_ms, step_ms, state):
+    return {"kind": "latency", "task": "sequence", "cell": cell, "length": length, "value": sequence_ms,
+            "step_latency_ms": step_ms, "extra": json.dumps({"state_bytes": state})}
+
+
+def small_data_tables(transformer_accuracy):
+    rows = [{**task_row(cell, v), "task": f"s-{size}"} for size in (2, 6) for cell, v in
+            (("gru", 0.80), ("gru", 0.82), ("lstm", 0.79), ("lstm", 0.80))]
+    rows += [{**task_row("transformer", v), "task": "s-2"} for v in transformer_accuracy]
+    tables = [TaskTable(rows, "s-2"), TaskTable(rows, "s-6")]
+    for table, size in zip(tables, (2000, 6000)):
+        table.family = "s"
+        for row in table.rows:
+            row["train_size"] = size
+    return tables
+
+
+def test_long_streaming_verdict_weighs_step_cost_state_whole_sequences_and_small_data():
+    rows = [latency_row(cell, t, t * scale, step, state) for cell, scale, step_at, state_at in (
+        ("gru", 0.01, lambda t: 0.1, lambda t: 128), ("lstm", 0.012, lambda t: 0.1, lambda t: 256),
+        ("transformer", 0.01, lambda t: 0.1 + t / 1000, lambda t: 256 * t)) for t in (50, 1000)
+        for step, state in [(step_at(t), state_at(t))]]
+    verdict, text = verdict_long_streaming(rows, small_data_tables([0.60, 0.62, 0.61]))
+    assert verdict == "supported"
+    assert text.startswith("streaming supported, whole long sequences supported, small data supported.")
+    assert "transformer: streamed step 0.150 ms at T=50, 1.100 ms at T=1000, state 250.0 KiB per stream" in text
+    assert "s at 2,000 examples: gru − transformer test_accuracy +0.2000" in text
+    assert verdict_long_streaming(rows, small_data_tables([0.90, 0.91, 0.92]))[0] == "not supported"
+    assert verdict_long_streaming(rows, [])[0] == "inconclusive"  # no small-data comparison
+    slow = [{**r, "value": r["value"] * 2} if r["cell"] == "gru" or r["cell"] == "lstm" else r for r in rows]
+    assert "whole long sequences not supported" in verdict_long_streaming(slow, [])[1]
+    without_rivals = [r for r in rows if r["cell"] != "transformer"]
+    assert "no Transformer measured" in verdict_long_streaming(without_rivals, [])[1]
+    table = "\n".join(latency_section(rows))
+    assert "| transformer | 0.5 | 10.0 | 0.150 | 1.100 | 12.5 | 250.0 |" in table
+
+
+def probe_row(cell, length, solved):
+    return {"kind": "probe", "task": "adding", "cell": cell, "length": length, "solved": str(solved)}
+
+
+def test_the_lstm_verdict_counts_its_larger_forget_gate_bias():
+    rows = [probe_row("gru", 200, True), probe_row("lstm", 100, True), probe_row("lstm", 200, False),
+            probe_row("lstm_forget_bias_5", 200, True), probe_row("lstm_forget_bias_5", 1000, True)]
+    verdict, text = verdict_longer_and_larger(rows, [])
+    assert "adding: longest T solved GRU 200, LSTM 1000; LSTM with forget-gate bias 5 1000" in text
+    assert verdict_longer_and_larger(rows[:3], [])[1].startswith("longer dependencies not supported")

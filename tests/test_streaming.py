@@ -46,6 +46,20 @@ def test_the_flat_state_layout_comes_from_the_layers():
     assert signatures["step"][1][1].shape.as_list() == [None, 162]
 
 
+def test_mel_cepstra_stream_too():
+    model = tiny_model(bidirectional=False, cepstra=6)
+    stream = streaming.StreamingRecognizer(model, DIGITS)
+    assert stream.sizes == [120, 16, 16, 1, 2 * 6, 8, 1]  # the conv's frames hold 6 cepstra
+    waveform = np.random.default_rng(2).uniform(-0.3, 0.3, (1, 3200)).astype("float32")
+    full = model({"waveform": waveform, "length": np.array([3200], "int32")}).numpy()
+    state, logits = stream.initial_state(1), []
+    for start in range(0, 3200, 640):
+        out = stream.step(tf.constant(waveform[:, start : start + 640]), state)
+        state = out["state"]
+        logits.append(out["logits"].numpy())
+    np.testing.assert_allclose(np.concatenate(logits, axis=1), full, atol=1e-4)
+
+
 def test_streaming_gives_the_whole_utterance_logits_and_text():
     model = tiny_model(bidirectional=False, num_layers=2, cell="lstm")
     stream = streaming.StreamingRecognizer(model, DIGITS)

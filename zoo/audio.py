@@ -11,7 +11,9 @@ chunks with state in and out, and give the same numbers as on the whole utteranc
 - `LogMelSpectrogram`: frame i covers samples `[(i + 1) h − L, (i + 1) h)` (frame
   length `L`, hop `h`, zeros before the start), so `n` samples give `n // h` frames
   and a frame needs no future sample. Per frame: `log(mel(|rfft(hann · frame)|²) + 1e-6)`,
-  then per-utterance mean and variance normalisation per mel bin.
+  then per-utterance mean and variance normalisation per mel bin; with `cepstra=K`,
+  the first K coefficients of the normalised frame's DCT (mel-cepstra: the spectral
+  envelope without the pitch harmonics, the classic speaker-independent front end).
 - `ConvSubsampling`: a strided convolution whose output `j` sees frames
   `[(j + 1) s − k, (j + 1) s)` (kernel `k`, stride `s`).
 
@@ -133,7 +135,10 @@ class LogMelSpectrogram(keras.layers.Layer):
     valid frames up to `t` (`causal=True`, what streaming can compute), and the prior
     (`μ₀`, `σ₀²`: the training set's mean and variance, set by `adapt`) counts as
     `P = prior_frames` frames, so short or silent inputs stay finite. Padded frames
-    are zero and masked.
+    are zero and masked. With `cepstra = K`, each normalised frame `x̂_t` (mel bins m =
+    0..M−1) becomes its first K orthonormal DCT-II coefficients,
+    `c_k = √((2 − δ_k0) / M) Σ_m x̂_t,m cos(π k (m + ½) / M)`: a per-frame linear map, so
+    the whole-utterance and streamed outputs stay equal.
     """
 
     def __init__(
@@ -148,11 +153,15 @@ class LogMelSpectrogram(keras.layers.Layer):
         causal=True,
         prior_frames=50.0,
         epsilon=1e-3,
+        cepstra=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if frame_step > frame_length:
             raise ValueError(f"frame_step {frame_step} must be at most frame_length {frame_length}.")
+        if cepstra is not None and not 1 <= cepstra <= num_mel_bins:
+            raise ValueError(f"cepstra {cepstra}: give 1 to num_mel_bins ({num_mel_bins}), or none for log-mel.")
+        self.cepstra = cepstra
         self.sample_rate = sample_rate
         self.frame_length = frame_length
         self.frame_step = frame_step
@@ -169,6 +178,19 @@ class LogMelSpectrogram(keras.layers.Layer):
         self.prior_variance = self.add_weight(
             shape=(num_mel_bins,), initializer="ones", trainable=False, name="prior_variance"
         )
+
+    @property
+    def feature_size(self):
+        """Features per frame: the cepstra kept, else the mel bins."""
+        return self.cepstra or self.num_mel_bins
+
+    def _features(self, normalised):
+        if not self.cepstra:
+            return normalised
+        bins, order = np.arange(self.num_mel_bins), np.arange(self.cepstra)
+        dct = np.cos(np.pi * (bins[:, None] + 0.5) * order[None, :] / self.num_mel_bins)
+        dct *= np.sqrt(np.where(order == 0, 1.0, 2.0) / self.num_mel_bins)[None, :]
+        return tf.tensordot(normalised, tf.constant(dct, normalised.dtype), 1)
 
     @property
     def context(self):
@@ -205,7 +227,7 @@ class LogMelSpectrogram(keras.layers.Layer):
             sums = (tf.cumsum(deviation, axis=1), tf.cumsum(deviation**2, axis=1), tf.cumsum(weight, axis=1))
         else:
             sums = tuple(tf.reduce_sum(v, axis=1, keepdims=True) for v in (deviation, deviation**2, weight))
-        return self._normalise(deviation, *sums) * weight
+        return self._features(self._normalise(deviation, *sums)) * weight
 
     def _normalise(self, deviation, sum_deviation, sum_square, count):
         total = self.prior_frames + count
@@ -223,7 +245,7 @@ class LogMelSpectrogram(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         waveform_shape = input_shape[0]
         frames = None if waveform_shape[1] is None else waveform_shape[1] // self.frame_step
-        return (waveform_shape[0], frames, self.num_mel_bins)
+        return (waveform_shape[0], frames, self.feature_size)
 
     # -- streaming
 
@@ -249,7 +271,7 @@ class LogMelSpectrogram(keras.layers.Layer):
             sum_square[:, None] + tf.cumsum(deviation**2, axis=1),
             count[:, None] + steps,
         )
-        features = self._normalise(deviation, *cumulative)
+        features = self._features(self._normalise(deviation, *cumulative))
         # The sums up to the chunk's last frame; those before it if the chunk is empty.
         sums = [
             tf.concat([before[:, None], running], axis=1)[:, -1]
@@ -289,6 +311,7 @@ class LogMelSpectrogram(keras.layers.Layer):
             "causal": self.causal,
             "prior_frames": self.prior_frames,
             "epsilon": self.epsilon,
+            "cepstra": self.cepstra,
         }
 
 

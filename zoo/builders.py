@@ -60,6 +60,13 @@ def recurrent_layer(cell, units, **kwargs):
     return CELLS[cell](units, **kwargs)
 
 
+def sequence_layer(cell, units, **kwargs):
+    """One layer of the named cell, or of an `ENCODERS` name (causal, as a one-directional RNN)."""
+    if cell in ENCODERS:
+        return ENCODERS[cell](units, causal=True, **kwargs)
+    return recurrent_layer(cell, units, **kwargs)
+
+
 def recurrent_stack(
     hidden,
     cell="gru",

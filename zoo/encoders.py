@@ -15,8 +15,13 @@ TransformerEncoder (Vaswani et al. 2017, post-norm), per layer, x₀ = x W_in + 
     x = LayerNorm(x + relu(x W₁ + b₁) W₂ + b₂)   W₁: units → 2·units
 
 PE is the sinusoidal position encoding (any length, no weights). Cost per sequence grows
-as T² (attention), and a streamed step must attend over the whole cache of past keys and
-values, which grows with T; an RNN's step costs the same at any T.
+as T² (attention). Streamed (`step`, causal only), step t projects its input once and
+appends its keys and values to a cache, K_t = [K_{t−1}; x_t W_k], V_t likewise, per layer:
+
+    a_t = softmax(q_t K_tᵀ / √d) V_t      q_t = x_t W_q
+
+so a step's cost and the cache (2 · layers · t · units numbers per stream) grow with t,
+where an RNN's step and state are the same at any t.
 
 ConvEncoder (a temporal convolutional network, Bai et al. 2018, one convolution per
 block), x₀ = x W_in, per layer l = 0, 1, ...:
@@ -24,7 +29,14 @@ block), x₀ = x W_in, per layer l = 0, 1, ...:
     x = x + relu(conv1d(x; kernel k, dilation 2ˡ))     'causal' or 'same' padding
 
 so the receptive field is 1 + (k − 1)(2^L − 1) steps: fixed by the depth, where an RNN's
-is unbounded. Masked steps are zeroed before every convolution.
+is unbounded. Masked steps are zeroed before every convolution. Streamed (`step`, causal
+only), layer l keeps its last (k − 1)·2ˡ inputs and convolves them with the new one: a
+constant cost and state per step, like an RNN's, but a window of fixed length.
+
+Both streamed: `stream_state(batch, past_steps)` gives the state after `past_steps` steps
+(zeros, its shapes are what matter for cost and memory; 0: the state before any input),
+and `step(x_t, state) -> (y_t, state)` equals the causal `call` on the whole sequence, step
+by step (tests/test_encoders.py).
 """
 
 import math
@@ -79,6 +91,10 @@ class _SequenceEncoder(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
 
+    def _check_streamable(self):
+        if not self.causal:
+            raise ValueError(f"{self.name}: streaming needs a causal encoder (a bidirectional one sees the future).")
+
     def compute_output_shape(self, input_shape):
         return (*input_shape[:2], self.units) if self.return_sequences else (input_shape[0], self.units)
 
@@ -120,6 +136,33 @@ class TransformerEncoder(_SequenceEncoder):
             hidden = second_norm(hidden + self.dropout(outer(inner(hidden)), training=training))
         return hidden
 
+    def stream_state(self, batch, past_steps=0):
+        """Per layer, the cached keys and values of `past_steps` steps: `(batch, past_steps, heads, head_dim)`."""
+        self._check_streamable()
+        return [ops.zeros((batch, past_steps, a.num_heads, a.key_dim)) for a in self.attention for _ in "kv"]
+
+    def step(self, inputs, state):
+        """One streamed step: `inputs (batch, features)` after `state` → `(batch, units)`, new state."""
+        self._check_streamable()
+        position = ops.shape(state[0])[1]
+        hidden = self.input_projection(inputs)[:, None]
+        hidden = hidden + ops.cast(sinusoid_positions(position + 1, self.units)[-1], hidden.dtype)
+        new_state = []
+        blocks = zip(self.attention, self.feed_forward, self.norms, state[0::2], state[1::2])
+        for attention, (inner, outer), (first_norm, second_norm), keys, values in blocks:
+            # Keras's own projections (MultiHeadAttention has no cache of its own).
+            query = attention._query_dense(hidden) / math.sqrt(attention.key_dim)
+            keys = ops.concatenate([keys, attention._key_dense(hidden)], axis=1)
+            values = ops.concatenate([values, attention._value_dense(hidden)], axis=1)
+            scores = ops.einsum("bqhd,bkhd->bhqk", query, keys)
+            weights = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))  # the softmax, also over one key
+            weights = weights / ops.sum(weights, axis=-1, keepdims=True)
+            attended = attention._output_dense(ops.einsum("bhqk,bkhd->bqhd", weights, values))
+            hidden = first_norm(hidden + attended)
+            hidden = second_norm(hidden + outer(inner(hidden)))
+            new_state += [keys, values]
+        return hidden[:, 0], new_state
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class ConvEncoder(_SequenceEncoder):
@@ -144,6 +187,23 @@ class ConvEncoder(_SequenceEncoder):
             convolved = convolution(hidden if keep is None else hidden * keep)
             hidden = hidden + self.dropout(convolved, training=training)
         return hidden
+
+    def stream_state(self, batch, past_steps=0):
+        """Per layer l, its last (k − 1)·2ˡ inputs (zeros before the start), whatever `past_steps`."""
+        self._check_streamable()
+        return [ops.zeros((batch, (self.kernel_size - 1) * c.dilation_rate[0], self.units)) for c in self.convolutions]
+
+    def step(self, inputs, state):
+        """One streamed step: `inputs (batch, features)` after `state` → `(batch, units)`, new state."""
+        self._check_streamable()
+        hidden, new_state = self.input_projection(inputs), []
+        for convolution, past in zip(self.convolutions, state):
+            window = ops.concatenate([past, hidden[:, None]], axis=1)  # (batch, (k − 1)·d + 1, units)
+            taps = window[:, :: convolution.dilation_rate[0]]  # (batch, k, units)
+            convolved = ops.relu(ops.einsum("bku,kuv->bv", taps, convolution.kernel) + convolution.bias)
+            hidden = hidden + convolved
+            new_state.append(window[:, 1:])
+        return hidden, new_state
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": self.kernel_size}

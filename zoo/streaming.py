@@ -86,7 +86,7 @@ class StreamingRecognizer:
         # One list of state shapes (without the batch) per stage, in the order of the flat state.
         self.state_shapes = [self.log_mel.stream_state_shapes()]
         if self.subsampling:
-            self.state_shapes.append(self.subsampling.stream_state_shapes(self.log_mel.num_mel_bins))
+            self.state_shapes.append(self.subsampling.stream_state_shapes(self.log_mel.feature_size))
         for layer, _ in self.recurrent:
             self.state_shapes.append([(size,) for size in _cell_state_sizes(layer.cell)])
         self.state_shapes.append([(1,)])  # previous symbol + 1
