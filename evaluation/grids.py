@@ -115,7 +115,7 @@ GRIDS = {
     ),
     # The real data with reduced budgets: IMDB cut to 200 tokens, M4 Hourly, 3 seeds.
     "medium": Grid(
-        tasks=MEDIUM_TASKS, cells=["gru", "lstm", "rnn", "transformer", "cnn"], seeds=[0, 1, 2],
+        tasks=MEDIUM_TASKS, cells=["gru", "lstm", "rnn"], seeds=[0, 1, 2],
         probe_cells=["gru", "lstm", "rnn", "lstm_cifg"], probe_lengths=[50, 100, 200], probe_steps=1000,
     ),
     # Greff et al. 2016's LSTM variants beside GRU/LSTM: IMDB 5k at the medium budget and
