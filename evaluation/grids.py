@@ -46,9 +46,12 @@ class Grid:
             (forget_bias_label(b), "lstm", b) for b in self.probe_forget_biases]
 
 
+FORGET_BIAS_LABEL = "lstm_forget_bias_"  # + the bias: the probe rows' label of an LSTM with another forget-gate bias
+
+
 def forget_bias_label(forget_bias):
     """The probe rows' cell label of an LSTM whose forget-gate bias starts at `forget_bias`."""
-    return f"lstm_forget_bias_{forget_bias:g}"
+    return f"{FORGET_BIAS_LABEL}{forget_bias:g}"
 
 
 def sentiment(name, size, data="synthetic", target=0.75, **overrides):

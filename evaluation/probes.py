@@ -84,21 +84,19 @@ def forget_bias_initializer(forget_bias):
 def probe_model(probe, cell, units, forget_bias=None):
     """A one-layer model of the named cell: adding reads the last state, copy every state.
     `forget_bias`: an LSTM's forget-gate bias at the start (else its default, 1)."""
+    options = {}
     if forget_bias is not None:
         if cell != "lstm":
             raise ValueError(f"forget_bias is an LSTM setting; cell {cell!r} has no forget gate of that layout.")
-        layer = lambda **kwargs: sequence_layer(  # noqa: E731
-            cell, units, unit_forget_bias=False, bias_initializer=forget_bias_initializer(forget_bias), **kwargs)
-    else:
-        layer = lambda **kwargs: sequence_layer(cell, units, **kwargs)  # noqa: E731
+        options = {"unit_forget_bias": False, "bias_initializer": forget_bias_initializer(forget_bias)}
     if probe == "adding":
         inputs = keras.Input((None, 2), name="inputs")
-        hidden = layer(name="recurrent")(inputs)
+        hidden = sequence_layer(cell, units, name="recurrent", **options)(inputs)
         outputs = keras.layers.Dense(1, name="head")(hidden)
     else:
         inputs = keras.Input((None,), dtype="int32", name="inputs")
         hidden = keras.layers.Embedding(COPY_SYMBOLS + 2, EMBEDDING_DIM, name="embedding")(inputs)
-        hidden = layer(return_sequences=True, name="recurrent")(hidden)
+        hidden = sequence_layer(cell, units, return_sequences=True, name="recurrent", **options)(hidden)
         outputs = keras.layers.Dense(COPY_SYMBOLS + 1, name="head")(hidden)  # logits, blank = 0
     return keras.Model(inputs, outputs, name=f"{probe}_{cell}")
 

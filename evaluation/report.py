@@ -18,6 +18,7 @@ import time
 import numpy as np
 from scipy import stats
 
+from evaluation.grids import FORGET_BIAS_LABEL
 from zoo.cards import markdown_table
 
 SIGNIFICANCE = 0.05
@@ -102,7 +103,7 @@ def mean_std(values, digits=4):
 def lstm_forget_bias_cells(rows, probe):
     """The probe rows' LSTM cells with another forget-gate bias (`evaluation.grids.forget_bias_label`)."""
     return sorted({r["cell"] for r in rows if r["kind"] == "probe" and r["task"] == probe
-                   and r["cell"].startswith("lstm_forget_bias_")})
+                   and r["cell"].startswith(FORGET_BIAS_LABEL)})
 
 
 def longest_solved(rows, probe, cell):
@@ -205,7 +206,7 @@ def verdict_longer_and_larger(rows, tables):
             continue
         # Before concluding the LSTM fails: its runs with a larger forget-gate bias, if any.
         biased = {cell: longest_solved(rows, probe, cell)[0] for cell in lstm_forget_bias_cells(rows, probe)}
-        retried = "".join(f"; {cell.replace('lstm_forget_bias_', 'LSTM with forget-gate bias ')} "
+        retried = "".join(f"; {cell.replace(FORGET_BIAS_LABEL, 'LSTM with forget-gate bias ')} "
                           f"{solved or 'none'}" for cell, solved in biased.items())
         lstm = max([lstm, *biased.values()])
         probe_parts.append(f"{probe}: longest T solved GRU {gru or 'none'}, LSTM {lstm or 'none'}{retried} "
@@ -319,11 +320,11 @@ def verdict_long_streaming(rows, tables):
     parts = []
     for cell, cell_rows in by_cell.items():
         short, long = cell_rows[0], cell_rows[-1]
-        memory = state_bytes(long)
+        kept = state_bytes(long)
         parts.append(
             f"{cell}: streamed step {short['step_latency_ms']:.3f} ms at T={short['length']}, "
             f"{long['step_latency_ms']:.3f} ms at T={long['length']}"
-            + (f", state {memory / 1024:.1f} KiB per stream" if memory is not None else "")
+            + (f", state {kept / 1024:.1f} KiB per stream" if kept is not None else "")
             + f"; whole sequence {short['value']:.1f} ms at T={short['length']}, {long['value']:.1f} ms at "
             f"T={long['length']}"
         )

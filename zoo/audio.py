@@ -162,6 +162,10 @@ class LogMelSpectrogram(keras.layers.Layer):
         if cepstra is not None and not 1 <= cepstra <= num_mel_bins:
             raise ValueError(f"cepstra {cepstra}: give 1 to num_mel_bins ({num_mel_bins}), or none for log-mel.")
         self.cepstra = cepstra
+        if cepstra:  # (mel bins, cepstra): the orthonormal DCT-II's first columns
+            bins, order = np.arange(num_mel_bins), np.arange(cepstra)
+            self.dct = np.cos(np.pi * (bins[:, None] + 0.5) * order[None, :] / num_mel_bins)
+            self.dct *= np.sqrt(np.where(order == 0, 1.0, 2.0) / num_mel_bins)[None, :]
         self.sample_rate = sample_rate
         self.frame_length = frame_length
         self.frame_step = frame_step
@@ -187,10 +191,7 @@ class LogMelSpectrogram(keras.layers.Layer):
     def _features(self, normalised):
         if not self.cepstra:
             return normalised
-        bins, order = np.arange(self.num_mel_bins), np.arange(self.cepstra)
-        dct = np.cos(np.pi * (bins[:, None] + 0.5) * order[None, :] / self.num_mel_bins)
-        dct *= np.sqrt(np.where(order == 0, 1.0, 2.0) / self.num_mel_bins)[None, :]
-        return tf.tensordot(normalised, tf.constant(dct, normalised.dtype), 1)
+        return tf.tensordot(normalised, tf.constant(self.dct, normalised.dtype), 1)
 
     @property
     def context(self):
