@@ -5,7 +5,8 @@
 
 Names: `by-take` (FSDD, takes 0-4 of all four speakers are test, bidirectional),
 `streaming` (the same, unidirectional with the streaming export), `synthetic`,
-`loso-<speaker>` (train on the other three FSDD speakers, test on this one). Each
+`loso-<speaker>` (train on the other three FSDD speakers, test on this one),
+`voices-alone` (train on 300 synthetic voices only, test on every take of the four). Each
 run prints its `train.py` command; the row (CER, WER, exact match, parameters,
 times, the command) is appended to `benchmarks/ctc_speech.csv`.
 """
@@ -13,6 +14,7 @@ times, the command) is appended to `benchmarks/ctc_speech.csv`.
 import argparse
 import csv
 import json
+import os
 import pathlib
 import shlex
 import subprocess
@@ -26,6 +28,7 @@ RUNS = {
     "streaming": ["--data", "fsdd", "--no-bidirectional"],
     "synthetic": ["--data", "synthetic"],
     **{f"loso-{s}": ["--data", "fsdd", "--test-speakers", s] for s in FSDD_SPEAKERS},
+    "voices-alone": ["--data", "fsdd", "--synthetic-voices", "300", "--synthetic-share", "1"],
 }
 COLUMNS = [
     "name", "cer", "wer", "exact_match", "greedy_cer", "test_utterances", "parameters",
@@ -34,17 +37,18 @@ COLUMNS = [
 
 
 def run(name, data_dir, extra, output_dir, export_dir):
+    # Each run in a folder of its own, so that runs started side by side never take each other's.
+    output_dir = str(pathlib.Path(output_dir, f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"))
     command = [sys.executable, "train.py", "--task", "ctc_speech", *RUNS[name], "--quiet",
                "--output-dir", output_dir, "--export-dir", export_dir, *extra]
     if RUNS[name][1] == "fsdd":
         command += ["--data-dir", data_dir]
     printable = shlex.join(["python", *command[1:]])
     print(printable, flush=True)
-    before = set(pathlib.Path(REPO, output_dir).glob("ctc_speech-*"))
     start = time.perf_counter()
     subprocess.run(command, cwd=REPO, check=True)
     wall = time.perf_counter() - start
-    (run_dir,) = set(pathlib.Path(REPO, output_dir).glob("ctc_speech-*")) - before
+    (run_dir,) = pathlib.Path(REPO, output_dir).glob("ctc_speech-*")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {
         **{k: metrics.get(k) for k in COLUMNS},

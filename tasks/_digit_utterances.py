@@ -218,10 +218,11 @@ class SynthesisedSpeakers:
     run; about 25 ms per voice) and kept in memory, never written. "formant": the task's
     formant voices (`SyntheticSpeakers`), which say each digit in a made-up phone code, not
     English: a stand-in that teaches nothing about real digit words. "auto": eSpeak NG when
-    installed, else the formant voices with a notice.
+    installed, else the formant voices with a notice. `held_out`: a different set of voices
+    from the same seed (to validate on voices the model never trained on).
     """
 
-    def __init__(self, count, seed=0, engine="auto", variants=None):
+    def __init__(self, count, seed=0, engine="auto", variants=None, held_out=False):
         from zoo import tts
 
         if engine not in TTS_ENGINES:
@@ -237,7 +238,7 @@ class SynthesisedSpeakers:
                 print("ctc_speech: eSpeak NG is not installed, so the synthetic voices are the formant "
                       "voices, which do not say English digit words (pip install espeakng-loader).", flush=True)
         self.engine, self.count, self.words = engine, count, {}
-        rng = np.random.default_rng([seed, 21])
+        rng = np.random.default_rng([seed, 22 if held_out else 21])  # held out: other voices for validation
         if engine == "formant":  # their words are made on demand (`word`)
             self.formant_voices = [random_voice(rng) for _ in range(count)]
             return

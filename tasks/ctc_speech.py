@@ -68,7 +68,7 @@ from zoo import plots
 from zoo.audio import ConvSubsampling, LogMelSpectrogram, SpecAugment
 from zoo.builders import ENCODERS, recurrent_stack
 from zoo.ctc import CTCLoss, GreedyErrorRate, PadAsBlank, check_alphabet, ctc_decode, decode_labels, error_rates
-from zoo.data import fsdd_is_available, load_fsdd, load_transcribed_wavs, split_fsdd
+from zoo.data import fsdd_every_take, fsdd_is_available, load_fsdd, load_transcribed_wavs, split_fsdd
 from zoo.guards import check, check_rows
 from zoo.hyperparameters import Hyperparameter, fraction, non_negative, share, shared
 from zoo.streaming import StreamingRecognizer, audio_chunks, can_stream, output_frame_samples, output_lengths
@@ -76,6 +76,7 @@ from zoo.task import Data, Task, register_task
 
 FRAME_STEP = 80  # samples: 10 ms hop at 8 kHz
 FRAME_LENGTH = 200  # samples: 25 ms frames
+HELD_OUT_VOICES = 50  # synthetic voices that validate a model trained on synthetic voices alone
 EDGE_CHUNK_FRAMES = 1  # output frames per on-device step: 40 ms of audio, the real-time unit
 
 SERVING_INPUTS = [
@@ -110,33 +111,46 @@ def _wav_folder_splits(config, rng):
 
 def _composed_splits(config, source, rng):
     """--data fsdd or synthetic: utterances composed from digit clips, training ones anew each epoch."""
+    voices = config.get("synthetic_voices")  # (a config from before the option has none)
+    if voices and source != "fsdd":
+        raise ValueError(f"--synthetic-voices adds voices to the recorded ones: it is for --data fsdd, "
+                         f"not --data {source}.")
     if source == "fsdd":
         held_out = [s.strip() for s in (config["test_speakers"] or "").split(",") if s.strip()]
-        clips = split_fsdd(load_fsdd(config["data_dir"], SAMPLE_RATE), held_out)
-        train_speakers, validation_speakers, test_speakers = (RecordedSpeakers(c) for c in clips)
+        recorded = load_fsdd(config["data_dir"], SAMPLE_RATE)
+        if voices and config["synthetic_share"] == 1:  # synthesis alone: no recording trains or validates
+            clips = [[], [], fsdd_every_take(recorded, held_out)]
+            takes = "-/-/all"
+        else:
+            clips = split_fsdd(recorded, held_out)
+            takes = "8-49/5-7/all" if held_out else "8-49/5-7/0-4"
+        train_speakers, validation_speakers, test_speakers = (RecordedSpeakers(c) if c else None for c in clips)
         info = {
-            "train_speakers": train_speakers.speakers,
+            "train_speakers": train_speakers.speakers if train_speakers else [],
             "test_speakers": test_speakers.speakers,
             "clips": [len(c) for c in clips],
         }
-        takes = "8-49/5-7/all" if held_out else "8-49/5-7/0-4"
         what = (
             f"FSDD, {'/'.join(str(len(c)) for c in clips)} train/validation/test clips (takes {takes}), "
-            f"train speakers {train_speakers.speakers}, test speakers {test_speakers.speakers}"
+            f"train speakers {info['train_speakers']}, test speakers {test_speakers.speakers}"
         )
     else:
         train_speakers = validation_speakers = test_speakers = SyntheticSpeakers()
         info, what = {}, "synthetic digits, a new random voice per utterance"
-    if config.get("synthetic_voices"):  # (a config from before the option has none)
-        if source != "fsdd":
-            raise ValueError(f"--synthetic-voices adds voices to the recorded ones: it is for --data fsdd, "
-                             f"not --data {source}.")
+    if voices:
         variants = [name.strip() for name in (config["tts_variants"] or "").split(",") if name.strip()]
-        voices = SynthesisedSpeakers(config["synthetic_voices"], config["seed"], config["tts"], variants)
-        train_speakers = MixedSpeakers(train_speakers, voices, config["synthetic_share"])
-        info["synthetic_voices"] = {"count": voices.count, "engine": voices.engine, "share": config["synthetic_share"]}
-        what += (f"; training also by {voices.count} synthetic voices ({voices.engine}), "
-                 f"{config['synthetic_share']:.0%} of its utterances")
+        synthesised = SynthesisedSpeakers(voices, config["seed"], config["tts"], variants)
+        info["synthetic_voices"] = {"count": voices, "engine": synthesised.engine, "share": config["synthetic_share"]}
+        if train_speakers is None:  # validated on other synthetic voices, so no real voice picks the epoch
+            train_speakers = synthesised
+            validation_speakers = SynthesisedSpeakers(HELD_OUT_VOICES, config["seed"], config["tts"], variants,
+                                                      held_out=True)
+            what += (f"; training only by {voices} synthetic voices ({synthesised.engine}), validation by "
+                     f"{HELD_OUT_VOICES} others")
+        else:
+            train_speakers = MixedSpeakers(train_speakers, synthesised, config["synthetic_share"])
+            what += (f"; training also by {voices} synthetic voices ({synthesised.engine}), "
+                     f"{config['synthetic_share']:.0%} of its utterances")
     max_digits, size = config["max_digits"], config["train_utterances"]
     # Validation and test sets are the same in every run with this seed.
     fixed = np.random.default_rng([config["seed"], 1]), np.random.default_rng([config["seed"], 2])
@@ -225,7 +239,9 @@ class CtcSpeechTask(Task):
         Hyperparameter("spec_augment", False, bool, "in training, mask random mel bands and frame spans"),
         Hyperparameter("synthetic_voices", 0, int, "--data fsdd: also train on this many synthetic voices "
                        "(0: none)", check=non_negative),
-        Hyperparameter("synthetic_share", 0.5, float, "share of training utterances said by them (1: only them)",
+        Hyperparameter("synthetic_share", 0.5, float, "share of training utterances said by them (1: only "
+                       "them, validated on other synthetic voices, tested on every take of --test-speakers or of "
+                       "all speakers)",
                        check=fraction),
         Hyperparameter("tts", "auto", str, "their engine: espeak (eSpeak NG, the [speech] extra), formant, or auto",
                        choices=TTS_ENGINES),

@@ -197,6 +197,18 @@ def test_train_py_trains_on_recorded_and_synthetic_voices(tmp_path):
     assert voices["count"] == 30 and voices["share"] == 0.5 and voices["engine"] in ("espeak", "formant")
 
 
+def test_synthetic_voices_alone_train_and_validate_and_every_real_take_tests(tmp_path):
+    config = resolve_config(TASK, data="fsdd", data_dir=str(tiny_fsdd(tmp_path / "fsdd", takes=3)),
+                            synthetic_voices=4, synthetic_share=1.0, tts="formant", train_utterances=4,
+                            validation_utterances=2, test_utterances=6, batch_size=2)
+    data = TASK.build_inputs(config)
+    assert data.info["train_speakers"] == [] and data.info["test_speakers"] == ["ann", "bob"]
+    assert data.info["clips"] == [0, 0, 2 * 10 * 3]  # every take of both, none trains or validates
+    assert "training only by 4 synthetic voices (formant), validation by 50 others" in data.description
+    held_out = TASK.build_inputs({**config, "test_speakers": "bob"}).info
+    assert held_out["test_speakers"] == ["bob"] and held_out["clips"] == [0, 0, 30]
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--data", "synthetic", "--synthetic-voices", "10"], "--synthetic-voices adds voices to the recorded ones: it "
                                                            "is for --data fsdd, not --data synthetic"),

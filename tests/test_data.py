@@ -147,6 +147,14 @@ def test_fsdd_splits_hold_out_test_speakers_and_report_unknown_ones():
         data.split_fsdd(clips, ["ann", "bob"])
 
 
+def test_every_take_of_the_named_speakers_or_of_all():
+    clips = [data.Clip(d, s, t, np.zeros(10, "float32")) for d in range(2) for s in ("ann", "bob") for t in range(10)]
+    assert data.fsdd_every_take(clips) == clips
+    assert data.fsdd_every_take(clips, ["bob"]) == [c for c in clips if c.speaker == "bob"]
+    with pytest.raises(ValueError, match=r"--test-speakers \['eve'\]: not in the data"):
+        data.fsdd_every_take(clips, ["eve"])
+
+
 def test_shared_fsdd_loads_and_splits_by_take_and_speaker():
     folder = require_data("fsdd")
     clips = data.load_fsdd(folder)

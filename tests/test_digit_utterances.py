@@ -91,6 +91,13 @@ def test_synthesised_voices_are_fixed_by_the_seed_and_say_the_digits():
     assert np.isclose(np.sqrt(np.mean(word**2)), 0.1, rtol=1e-3)
 
 
+def test_held_out_voices_are_other_voices_from_the_same_seed():
+    from tasks._digit_utterances import SynthesisedSpeakers
+
+    trained, held_out, again = (SynthesisedSpeakers(3, 0, "formant", held_out=h) for h in (False, True, True))
+    assert trained.formant_voices != held_out.formant_voices == again.formant_voices
+
+
 def test_without_the_engine_the_formant_voices_stand_in_with_a_notice(monkeypatch, capsys):
     from tasks._digit_utterances import SynthesisedSpeakers
     from zoo import tts

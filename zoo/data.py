@@ -324,13 +324,7 @@ def _say_resampled(other_rates, sample_rate):
 def split_fsdd(clips, test_speakers=None):
     """(train, validation, test) clips: takes 8-49, 5-7 and 0-4 of every speaker, or
     with `test_speakers`, takes 8-49 and 5-7 of the others and every take of those."""
-    speakers = sorted({clip.speaker for clip in clips})
-    held_out = set(test_speakers or [])
-    unknown = held_out - set(speakers)
-    if unknown:
-        raise ValueError(
-            f"--test-speakers {sorted(unknown)}: not in the data; its speakers are {speakers}."
-        )
+    speakers, held_out = _known_speakers(clips, test_speakers)
     if held_out and held_out == set(speakers):
         raise ValueError(
             f"--test-speakers holds out every speaker {speakers}; leave one or more for training."
@@ -343,6 +337,23 @@ def split_fsdd(clips, test_speakers=None):
         if not split:
             raise ValueError(f"FSDD split {name} is empty (takes 0-4 test, 5-7 validation, 8-49 train).")
     return train, validation, test
+
+
+def fsdd_every_take(clips, speakers=None):
+    """Every take of `speakers` (of every speaker when none are named): the test clips of a
+    model no recording trained (`--synthetic-share 1`)."""
+    _, named = _known_speakers(clips, speakers)
+    return [c for c in clips if not named or c.speaker in named]
+
+
+def _known_speakers(clips, speakers):
+    """(every speaker in `clips`, the set named), refusing a name the clips lack."""
+    known = sorted({clip.speaker for clip in clips})
+    named = set(speakers or [])
+    unknown = named - set(known)
+    if unknown:
+        raise ValueError(f"--test-speakers {sorted(unknown)}: not in the data; its speakers are {known}.")
+    return known, named
 
 
 def load_transcribed_wavs(data_dir, alphabet, max_seconds, subsampling, sample_rate=FSDD_SAMPLE_RATE,
