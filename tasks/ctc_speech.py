@@ -109,16 +109,22 @@ def _wav_folder_splits(config, rng):
     return shuffled, len(train), validation, test, description, {}
 
 
+def _names(text):
+    """The names of a comma-separated setting (`--test-speakers a,b`), none for an empty one."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
 def _composed_splits(config, source, rng):
     """--data fsdd or synthetic: utterances composed from digit clips, training ones anew each epoch."""
     voices = config.get("synthetic_voices")  # (a config from before the option has none)
+    synthesis_alone = bool(voices) and config["synthetic_share"] == 1  # no recording trains or validates
     if voices and source != "fsdd":
         raise ValueError(f"--synthetic-voices adds voices to the recorded ones: it is for --data fsdd, "
                          f"not --data {source}.")
     if source == "fsdd":
-        held_out = [s.strip() for s in (config["test_speakers"] or "").split(",") if s.strip()]
+        held_out = _names(config["test_speakers"])
         recorded = load_fsdd(config["data_dir"], SAMPLE_RATE)
-        if voices and config["synthetic_share"] == 1:  # synthesis alone: no recording trains or validates
+        if synthesis_alone:
             clips = [[], [], fsdd_every_take(recorded, held_out)]
             takes = "-/-/all"
         else:
@@ -138,10 +144,10 @@ def _composed_splits(config, source, rng):
         train_speakers = validation_speakers = test_speakers = SyntheticSpeakers()
         info, what = {}, "synthetic digits, a new random voice per utterance"
     if voices:
-        variants = [name.strip() for name in (config["tts_variants"] or "").split(",") if name.strip()]
+        variants = _names(config["tts_variants"])
         synthesised = SynthesisedSpeakers(voices, config["seed"], config["tts"], variants)
         info["synthetic_voices"] = {"count": voices, "engine": synthesised.engine, "share": config["synthetic_share"]}
-        if train_speakers is None:  # validated on other synthetic voices, so no real voice picks the epoch
+        if synthesis_alone:  # validated on other synthetic voices, so no real voice picks the epoch
             train_speakers = synthesised
             validation_speakers = SynthesisedSpeakers(HELD_OUT_VOICES, config["seed"], config["tts"], variants,
                                                       held_out=True)
