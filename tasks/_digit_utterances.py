@@ -294,6 +294,10 @@ SPEED = (0.85, 1.18)  # one resampling factor per utterance: tempo, pitch and fo
 EQ_DB = 6.0  # a smooth random gain over frequency of up to ± this: the channel
 NOISE_ONLY = 0.05  # the fraction of utterances that are background noise alone, transcript ""
 NOISE_ONLY_S = (0.5, 8.0)  # and their durations
+# A room and a band (`channel` in `compose`, for a share of the augmented utterances):
+ROOM_RT60_S = (0.1, 0.7)  # reverberation time: the tail decays 60 dB in this long
+DIRECT_TO_REVERB_DB = (-3.0, 12.0)  # energy of the direct sound over that of the tail
+BAND_LOW_HZ, BAND_HIGH_HZ = (50.0, 300.0), (2800.0, 4000.0)  # the band that is kept
 
 
 def coloured_noise(count, rng):
@@ -324,9 +328,31 @@ def random_equaliser(waveform, rng):
     return np.fft.irfft(spectrum * 10 ** (gain_db / 20), size)[: len(waveform)]
 
 
-def compose(clips, rng, sample_rate=SAMPLE_RATE, equalise=False):
-    """One utterance from digit clips: random pauses and gains, optionally a random
-    equaliser, then a random level and background noise."""
+def random_channel(waveform, rng, sample_rate=SAMPLE_RATE):
+    """`waveform` said in a random room and heard through a random band.
+
+    The room's impulse response is a direct path then a tail of Gaussian noise decaying
+    exponentially (amplitude 10^(-3 t / RT60), RT60 in `ROOM_RT60_S`: Polack's statistical
+    model of late reverberation), the two at a random direct-to-reverberant ratio, scaled to
+    unit energy so the level stays; the band keeps `BAND_LOW_HZ`-`BAND_HIGH_HZ` (a telephone
+    or a cheap microphone) with 12 dB per octave slopes outside it. One FFT for both."""
+    rt60 = rng.uniform(*ROOM_RT60_S)
+    time = np.arange(1, int(rt60 * sample_rate)) / sample_rate
+    tail = rng.standard_normal(len(time)) * 10 ** (-3 * time / rt60)
+    tail *= np.sqrt(10 ** (-rng.uniform(*DIRECT_TO_REVERB_DB) / 10) / np.sum(tail**2))
+    impulse = np.concatenate([[1.0], tail]) / np.sqrt(1 + np.sum(tail**2))
+    size = _fft_size(len(waveform) + len(impulse) - 1)
+    frequencies = np.maximum(np.fft.rfftfreq(size, 1 / sample_rate), 1e-3)
+    low, high = rng.uniform(*BAND_LOW_HZ), rng.uniform(*BAND_HIGH_HZ)
+    band = 1 / (1 + (low / frequencies) ** 2) / (1 + (frequencies / high) ** 2)
+    spectrum = np.fft.rfft(waveform, size) * np.fft.rfft(impulse, size) * band
+    return np.fft.irfft(spectrum, size)[: len(waveform)]
+
+
+def compose(clips, rng, sample_rate=SAMPLE_RATE, equalise=False, channel=False):
+    """One utterance from digit clips: random pauses and gains, optionally a random room
+    and band (`random_channel`) and a random equaliser, then a random level and background
+    noise."""
     pieces, speech = [np.zeros(int(rng.uniform(*LEADING_PAUSE_S) * sample_rate))], []
     for index, clip in enumerate(clips):
         if index:
@@ -335,6 +361,8 @@ def compose(clips, rng, sample_rate=SAMPLE_RATE, equalise=False):
         pieces.append(speech[-1])
     pieces.append(np.zeros(int(rng.uniform(*LEADING_PAUSE_S) * sample_rate)))
     waveform = np.concatenate(pieces)
+    if channel:
+        waveform = random_channel(waveform, rng, sample_rate)
     if equalise:
         waveform = random_equaliser(waveform, rng)
     speech_rms = np.sqrt(np.mean(np.concatenate(speech) ** 2)) + 1e-9
@@ -343,12 +371,13 @@ def compose(clips, rng, sample_rate=SAMPLE_RATE, equalise=False):
     return np.clip(waveform * (level / speech_rms) + noise, -1.0, 1.0).astype("float32")
 
 
-def random_utterance(speakers, rng, max_digits, augment=False):
+def random_utterance(speakers, rng, max_digits, augment=False, channel_share=0.0):
     """An `Utterance` of 1 to `max_digits` random digits said by one of `speakers`.
 
-    With `augment`: by a perturbed speaker through a random equaliser, or in a
-    fraction `NOISE_ONLY` of utterances no digit at all, so that the model learns
-    that noise, normalised per utterance to look as loud as speech, says nothing.
+    With `augment`: by a perturbed speaker through a random equaliser, and with
+    probability `channel_share` in a random room and band, or in a fraction `NOISE_ONLY`
+    of utterances no digit at all, so that the model learns that noise, normalised per
+    utterance to look as loud as speech, says nothing.
     """
     if augment and rng.random() < NOISE_ONLY:
         silence = np.zeros(int(rng.uniform(*NOISE_ONLY_S) * SAMPLE_RATE), "float32")
@@ -358,5 +387,6 @@ def random_utterance(speakers, rng, max_digits, augment=False):
     clips = speakers.speak(digits, rng)
     if augment:
         clips = perturb_speaker(clips, rng)
-    return Utterance(compose(clips, rng, equalise=augment), np.array(digits, dtype="int32"))
+    channel = augment and channel_share > 0 and rng.random() < channel_share
+    return Utterance(compose(clips, rng, equalise=augment, channel=channel), np.array(digits, dtype="int32"))
 

@@ -23,7 +23,12 @@ and the composition of utterances are in `tasks._digit_utterances`.
 
 Training utterances of fsdd and synthetic are perturbed (`--augment`): all clips of
 an utterance resampled by one factor (a new speaker's tempo, pitch and formants) and
-the utterance sent through a random equaliser (a new channel); 5% are noise alone.
+the utterance sent through a random equaliser (a new channel); 5% are noise alone;
+`--channel-share p` also plays a share p of them in a random room through a random band.
+With `--synthetic-voices N` (fsdd), a share of the training utterances is said by N
+eSpeak NG voices and the same share of the validation utterances by 50 other voices, so
+the kept epoch is the one best on voices it never trained on, not only on new takes of
+the training speakers.
 
 Model: log-mel features in the graph with per-utterance normalisation (whole
 utterance when bidirectional, causal running statistics when unidirectional; see
@@ -76,7 +81,7 @@ from zoo.task import Data, Task, register_task
 
 FRAME_STEP = 80  # samples: 10 ms hop at 8 kHz
 FRAME_LENGTH = 200  # samples: 25 ms frames
-HELD_OUT_VOICES = 50  # synthetic voices that validate a model trained on synthetic voices alone
+HELD_OUT_VOICES = 50  # synthetic voices that validate (never train) a model trained with synthetic voices
 EDGE_CHUNK_FRAMES = 1  # output frames per on-device step: 40 ms of audio, the real-time unit
 
 SERVING_INPUTS = [
@@ -147,16 +152,18 @@ def _composed_splits(config, source, rng):
         variants = _names(config["tts_variants"])
         synthesised = SynthesisedSpeakers(voices, config["seed"], config["tts"], variants)
         info["synthetic_voices"] = {"count": voices, "engine": synthesised.engine, "share": config["synthetic_share"]}
-        if synthesis_alone:  # validated on other synthetic voices, so no real voice picks the epoch
-            train_speakers = synthesised
-            validation_speakers = SynthesisedSpeakers(HELD_OUT_VOICES, config["seed"], config["tts"], variants,
-                                                      held_out=True)
+        # Validated on other synthetic voices, never trained on: for voices it never heard.
+        unheard = SynthesisedSpeakers(HELD_OUT_VOICES, config["seed"], config["tts"], variants, held_out=True)
+        if synthesis_alone:  # so no real voice picks the epoch
+            train_speakers, validation_speakers = synthesised, unheard
             what += (f"; training only by {voices} synthetic voices ({synthesised.engine}), validation by "
                      f"{HELD_OUT_VOICES} others")
         else:
-            train_speakers = MixedSpeakers(train_speakers, synthesised, config["synthetic_share"])
-            what += (f"; training also by {voices} synthetic voices ({synthesised.engine}), "
-                     f"{config['synthetic_share']:.0%} of its utterances")
+            share = config["synthetic_share"]
+            train_speakers = MixedSpeakers(train_speakers, synthesised, share)
+            validation_speakers = MixedSpeakers(validation_speakers, unheard, share)
+            what += (f"; training also by {voices} synthetic voices ({synthesised.engine}), {share:.0%} of its "
+                     f"utterances, validation by {HELD_OUT_VOICES} others in the same share")
     max_digits, size = config["max_digits"], config["train_utterances"]
     # Validation and test sets are the same in every run with this seed.
     fixed = np.random.default_rng([config["seed"], 1]), np.random.default_rng([config["seed"], 2])
@@ -167,7 +174,8 @@ def _composed_splits(config, source, rng):
     test = [random_utterance(test_speakers, fixed[1], max_digits) for _ in range(config["test_utterances"])]
 
     def train():
-        return (random_utterance(train_speakers, rng, max_digits, config["augment"]) for _ in range(size))
+        return (random_utterance(train_speakers, rng, max_digits, config["augment"], config.get("channel_share", 0.0))
+                for _ in range(size))
 
     description = (
         f"ctc_speech data: {what}; utterances of 1-{max_digits} digits, {size} train "
@@ -242,6 +250,9 @@ class CtcSpeechTask(Task):
         Hyperparameter("test_utterances", 500, int, "composed test utterances"),
         Hyperparameter("augment", True, bool,
                        "train on perturbed speakers (speed/formant scale) through random equalisers"),
+        Hyperparameter("channel_share", 0.0, float, "--augment: share of training utterances also said in a random "
+                       "room (reverberation 0.1-0.7 s) heard through a random band (50-300 Hz to 2.8-4 kHz)",
+                       check=fraction),
         Hyperparameter("spec_augment", False, bool, "in training, mask random mel bands and frame spans"),
         Hyperparameter("synthetic_voices", 0, int, "--data fsdd: also train on this many synthetic voices "
                        "(0: none)", check=non_negative),

@@ -185,7 +185,8 @@ def tiny_fsdd(folder, speakers=("ann", "bob"), takes=10):
 def test_train_py_trains_on_recorded_and_synthetic_voices(tmp_path):
     train.main([
         "--task", "ctc_speech", "--data", "fsdd", "--data-dir", str(tiny_fsdd(tmp_path / "fsdd")),
-        "--synthetic-voices", "30", "--synthetic-share", "0.5", "--epochs", "1", "--units", "8", "--num-layers", "1",
+        "--synthetic-voices", "30", "--synthetic-share", "0.5", "--channel-share", "0.5", "--epochs", "1",
+        "--units", "8", "--num-layers", "1",
         "--conv-filters", "8", "--num-mel-bins", "16", "--train-utterances", "16", "--validation-utterances", "4",
         "--test-utterances", "4", "--batch-size", "8", "--quiet", "--output-dir", str(tmp_path / "runs"),
         "--export-dir", str(tmp_path / "sm"),
@@ -209,11 +210,28 @@ def test_synthetic_voices_alone_train_and_validate_and_every_real_take_tests(tmp
     assert held_out["test_speakers"] == ["bob"] and held_out["clips"] == [0, 0, 30]
 
 
+def test_synthetic_voices_validate_in_their_share_with_voices_they_never_trained_on(tmp_path, monkeypatch):
+    import tasks.ctc_speech as ctc_speech
+
+    mixes, mixed = [], ctc_speech.MixedSpeakers
+    monkeypatch.setattr(ctc_speech, "MixedSpeakers", lambda *args: mixes.append(args) or mixed(*args))
+    config = resolve_config(TASK, data="fsdd", data_dir=str(tiny_fsdd(tmp_path / "fsdd", takes=9)),
+                            synthetic_voices=4, synthetic_share=0.25, tts="formant", train_utterances=4,
+                            validation_utterances=4, test_utterances=2, batch_size=2)
+    data = TASK.build_inputs(config)
+    assert "validation by 50 others in the same share" in data.description
+    (_, trained, train_share), (recorded, unheard, validation_share) = mixes
+    assert train_share == validation_share == 0.25 and recorded.speakers == ["ann", "bob"]
+    assert trained.count == 4 and unheard.count == 50
+    assert not set(map(repr, trained.formant_voices)) & set(map(repr, unheard.formant_voices))
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--data", "synthetic", "--synthetic-voices", "10"], "--synthetic-voices adds voices to the recorded ones: it "
                                                            "is for --data fsdd, not --data synthetic"),
     (["--synthetic-share", "1.5"], r"--synthetic-share 1.5: must be in \[0, 1\]"),
     (["--tts", "festival"], "--tts: invalid choice: 'festival'"),
+    (["--channel-share", "-0.1"], r"--channel-share -0.1: must be in \[0, 1\]"),
 ])
 def test_bad_synthetic_voice_settings_are_refused_before_training(arguments, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as error:

@@ -51,6 +51,30 @@ def test_augmentation_perturbs_the_speaker_and_channel():
     assert abs(gain_db) <= du.EQ_DB
 
 
+def test_a_random_channel_reverberates_and_band_limits():
+    click = np.zeros(RATE, "float64")
+    click[100] = 1.0
+    heard = du.random_channel(click, np.random.default_rng(4))
+    assert len(heard) == RATE and np.isfinite(heard).all()
+    again = du.random_channel(click, np.random.default_rng(4))
+    assert np.array_equal(heard, again)  # seeded
+    energy = heard**2
+    # A tail after the click, decaying: more energy in its first 50 ms than in the next 50 ms.
+    early, late = energy[101:500].sum(), energy[500:900].sum()
+    assert early > late > 0
+    hum, speech = tone(0.5, 30.0), tone(0.5, 1000.0)  # under the lowest band edge, and inside every band
+    for seed in range(5):
+        kept = [np.mean(du.random_channel(x, np.random.default_rng(seed))[800:] ** 2) / np.mean(x**2)
+                for x in (hum, speech)]
+        assert kept[0] < 0.5 * kept[1]
+    # Off by default: the same draws as before the option, so earlier runs repeat.
+    speakers = du.SyntheticSpeakers()
+    plain = du.random_utterance(speakers, np.random.default_rng(1), 7, augment=True)
+    off = du.random_utterance(speakers, np.random.default_rng(1), 7, augment=True, channel_share=0.0)
+    on = du.random_utterance(speakers, np.random.default_rng(1), 7, augment=True, channel_share=1.0)
+    assert np.array_equal(plain.waveform, off.waveform) and not np.array_equal(plain.waveform, on.waveform)
+
+
 def test_synthetic_digits_are_seeded_and_not_told_apart_by_duration():
     def clips(seed):
         rng = np.random.default_rng(seed)
