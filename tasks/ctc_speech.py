@@ -174,7 +174,7 @@ def _composed_splits(config, source, rng):
     test = [random_utterance(test_speakers, fixed[1], max_digits) for _ in range(config["test_utterances"])]
 
     def train():
-        return (random_utterance(train_speakers, rng, max_digits, config["augment"], config.get("channel_share", 0.0))
+        return (random_utterance(train_speakers, rng, max_digits, config["augment"], config["channel_share"])
                 for _ in range(size))
 
     description = (
