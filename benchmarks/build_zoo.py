@@ -31,10 +31,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
+from tasks.ctc_speech.ctc import ctc_decode  # noqa: E402
+from tasks.forecasting import m4  # noqa: E402
+from tasks.forecasting.layers import last_values, median_ensemble  # noqa: E402
 from zoo import cards, catalog, edge, plots  # noqa: E402
-from zoo.ctc import ctc_decode  # noqa: E402
 from zoo.export import write_manifest, write_models_config  # noqa: E402
-from zoo.forecast import last_values, median_ensemble  # noqa: E402
 from zoo.task import get_task  # noqa: E402
 from zoo.training import Run, export  # noqa: E402
 
@@ -194,9 +195,9 @@ def forecasting_facts(spec, config, data, metrics, model, data_dir):
     short = 7 * series.seasonality
     histories = last_values(series.insamples, config["input_window"])
     histories[:, :-short] = np.nan  # one week of history only
-    short_scores = zoo.m4.forecast_scores(series, model.predict(histories, verbose=0))["model"]
+    short_scores = m4.forecast_scores(series, model.predict(histories, verbose=0))["model"]
     reference_rows = [(f"M4 entry: {name}", *(f"{scores[k]:.3f}" for k in ("smape", "mase", "owa")))
-                      for name, scores in zoo.m4.hourly_reference_scores(pathlib.Path(data_dir) / spec.folder).items()]
+                      for name, scores in m4.hourly_reference_scores(pathlib.Path(data_dir) / spec.folder).items()]
     cell = spec.cell.upper()
     return {
         "summary": "Hourly series forecasting, 48 hours ahead, from raw history: "

@@ -15,9 +15,15 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tasks._digit_utterances import DIGITS, SAMPLE_RATE, RecordedSpeakers, SyntheticSpeakers, random_utterance
-from zoo.ctc import decode_labels, error_rates
-from zoo.data import load_fsdd, split_fsdd
+from tasks.ctc_speech.ctc import decode_labels, error_rates
+from tasks.ctc_speech.data import load_fsdd, split_fsdd
+from tasks.ctc_speech.utterances import (
+    DIGITS,
+    SAMPLE_RATE,
+    RecordedSpeakers,
+    SyntheticSpeakers,
+    random_utterance,
+)
 
 
 def main():

@@ -29,11 +29,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import edge, m4  # noqa: E402
+from tasks.ctc_speech.ctc import decode_labels, error_rates  # noqa: E402
+from tasks.ctc_speech.data import load_fsdd, split_fsdd  # noqa: E402
+from tasks.ctc_speech.streaming import greedy_text, stream_logits  # noqa: E402
+from tasks.forecasting import m4  # noqa: E402
+from tasks.sentiment.data import load_imdb  # noqa: E402
+from zoo import edge  # noqa: E402
 from zoo.cards import markdown_table, size_on_disk  # noqa: E402
-from zoo.ctc import decode_labels, error_rates  # noqa: E402
-from zoo.data import load_fsdd, load_imdb, split_fsdd  # noqa: E402
-from zoo.edge import EdgeModel, greedy_text, stream_logits  # noqa: E402
+from zoo.edge import EdgeModel  # noqa: E402
 from zoo.export import read_warmup_requests  # noqa: E402
 
 MODELS = ["sentiment-imdb-gru", "forecasting-m4-hourly-gru", "ctc_speech-fsdd-gru"]
@@ -115,7 +118,13 @@ def forecasting(saved, files, args):
 
 
 def speech(saved, files, args):
-    from tasks._digit_utterances import DIGITS, SAMPLE_RATE, RecordedSpeakers, SyntheticSpeakers, random_utterance
+    from tasks.ctc_speech.utterances import (
+        DIGITS,
+        SAMPLE_RATE,
+        RecordedSpeakers,
+        SyntheticSpeakers,
+        random_utterance,
+    )
 
     steps = {label: EdgeModel(path) for (label, _), path in files.items()}
     warmup = dict(read_warmup_requests(saved.path))["serving_default"]

@@ -28,8 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from zoo import m4  # noqa: E402
-from zoo.m4 import format_score_table, forecast_scores, load_m4  # noqa: E402
+from tasks.forecasting import m4  # noqa: E402
+from tasks.forecasting.m4 import format_score_table, forecast_scores, load_m4  # noqa: E402
 from zoo.task import get_task, resolve_config  # noqa: E402
 from zoo.training import fit  # noqa: E402
 

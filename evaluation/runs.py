@@ -173,7 +173,7 @@ def run_baseline(spec, method, data_dir):
         value = float(classifier.score(test_texts, test_labels))
         parameters, extra = baselines.parameter_count(classifier), {}
     else:
-        from zoo import m4
+        from tasks.forecasting import m4
 
         series = task.build_inputs(config).reference
         naive = m4.benchmark_forecasts("Naive", series.insamples, series.horizon, series.seasonality)

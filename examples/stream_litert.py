@@ -18,9 +18,10 @@ import time
 
 import numpy as np
 
+from tasks.ctc_speech.streaming import stream_chunks
 from zoo import catalog
 from zoo.audio import load_wav
-from zoo.edge import EdgeError, EdgeModel, stream_chunks
+from zoo.edge import EdgeError, EdgeModel
 
 DEFAULT_MODEL = "ctc_speech-fsdd-gru"  # a shipped model with its on-device files
 

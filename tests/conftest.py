@@ -258,3 +258,25 @@ def tone(seconds=0.25, frequency=440.0, rate=SPEECH_RATE, amplitude=0.5):
     """A float32 sine wave of `seconds` at `rate`."""
     t = np.arange(int(seconds * rate)) / rate
     return (amplitude * np.sin(2 * np.pi * frequency * t)).astype("float32")
+
+
+def write_wav(path, samples, sample_rate, sample_width=2):
+    """Writes float samples in [-1, 1] (`(n,)` or `(n, channels)`) as PCM WAV (8-bit unsigned, 16/24/32-bit
+    signed): the files the readers are tested on."""
+    import wave
+
+    samples = np.asarray(samples, dtype="float64")
+    samples = samples[:, None] if samples.ndim == 1 else samples
+    scale = 2.0 ** (8 * sample_width - 1)
+    ints = np.clip(np.round(samples * scale), -scale, scale - 1).astype(np.int64)
+    if sample_width == 1:
+        raw = (ints + 128).astype(np.uint8).tobytes()
+    elif sample_width == 3:
+        raw = (ints.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :3]).tobytes()
+    else:
+        raw = ints.astype(f"<i{sample_width}").tobytes()
+    with wave.open(str(path), "wb") as writer:
+        writer.setnchannels(samples.shape[1])
+        writer.setsampwidth(sample_width)
+        writer.setframerate(sample_rate)
+        writer.writeframes(raw)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import SPEECH_RATE as RATE, tone
+from tasks.ctc_speech import front_end
+from tests.conftest import SPEECH_RATE as RATE
+from tests.conftest import tone, write_wav
 from zoo import audio
 
 # ------------------------------------------------------------------- WAV files
@@ -15,7 +17,7 @@ from zoo import audio
 @pytest.mark.parametrize("width, step", [(1, 1 / 128), (2, 1 / 32768), (3, 2.0**-23), (4, 2.0**-31)])
 def test_pcm_widths_round_trip(tmp_path, width, step):
     samples = tone()
-    audio.write_wav(tmp_path / "a.wav", samples, RATE, sample_width=width)
+    write_wav(tmp_path / "a.wav", samples, RATE, sample_width=width)
     read, rate = audio.read_wav(tmp_path / "a.wav")
     assert rate == RATE and read.dtype == np.float32 and read.shape == samples.shape
     np.testing.assert_allclose(read, samples, atol=step)
@@ -23,13 +25,13 @@ def test_pcm_widths_round_trip(tmp_path, width, step):
 
 def test_stereo_is_averaged(tmp_path):
     left = tone()
-    audio.write_wav(tmp_path / "s.wav", np.stack([left, -0.5 * left], axis=1), RATE)
+    write_wav(tmp_path / "s.wav", np.stack([left, -0.5 * left], axis=1), RATE)
     read, _ = audio.read_wav(tmp_path / "s.wav")
     np.testing.assert_allclose(read, 0.25 * left, atol=1e-4)
 
 
 def test_other_rates_are_resampled_keeping_the_pitch(tmp_path):
-    audio.write_wav(tmp_path / "hi.wav", tone(0.5, 440.0, rate=16000), 16000)
+    write_wav(tmp_path / "hi.wav", tone(0.5, 440.0, rate=16000), 16000)
     samples, rate = audio.load_wav(tmp_path / "hi.wav", RATE)
     assert rate == 16000 and len(samples) == 4000
     spectrum = np.abs(np.fft.rfft(samples))
@@ -38,7 +40,7 @@ def test_other_rates_are_resampled_keeping_the_pitch(tmp_path):
 
 
 def test_truncated_and_corrupt_files_are_named(tmp_path):
-    audio.write_wav(tmp_path / "full.wav", tone(), RATE)
+    write_wav(tmp_path / "full.wav", tone(), RATE)
     data = (tmp_path / "full.wav").read_bytes()
     (tmp_path / "cut.wav").write_bytes(data[:1000])
     with pytest.raises(ValueError, match=r"cut.wav: truncated WAV file: the header announces 2000 frames, the file holds 478"):
@@ -59,7 +61,7 @@ def test_truncated_and_corrupt_files_are_named(tmp_path):
 
 
 def test_front_end_layers_give_their_streaming_state_shapes():
-    log_mel = audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16)
+    log_mel = front_end.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16)
     # [last 200 - 80 samples, Σ d, Σ d², n]
     assert log_mel.stream_state_shapes() == [(120,), (16,), (16,), (1,)]
     states = log_mel.initial_state(3)
@@ -69,7 +71,7 @@ def test_front_end_layers_give_their_streaming_state_shapes():
     assert features.shape == (3, 2, 16)
     assert [tuple(s.shape[1:]) for s in states] == log_mel.stream_state_shapes()
 
-    subsampling = audio.ConvSubsampling(8, stride=2)  # kernel 4: 2 frames before each stride
+    subsampling = front_end.ConvSubsampling(8, stride=2)  # kernel 4: 2 frames before each stride
     assert subsampling.stream_state_shapes(16) == [(2, 16)]
     (state,) = subsampling.initial_state(3, 16)
     assert state.shape == (3, 2, 16) and not np.any(state)
@@ -82,9 +84,9 @@ def test_front_end_layers_give_their_streaming_state_shapes():
 def test_mel_cepstra_are_the_orthonormal_dct_of_the_normalised_log_mel_and_stream_alike(rng):
     waveform = tf.constant(rng.normal(size=(2, 1600)).astype("float32"))
     lengths = tf.constant([1600, 960])
-    log_mel = audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16)
-    cepstra = audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=6)
-    full = audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=16)
+    log_mel = front_end.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16)
+    cepstra = front_end.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=6)
+    full = front_end.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=16)
     mel, kept, every = (np.asarray(layer([waveform, lengths])) for layer in (log_mel, cepstra, full))
     assert kept.shape == (2, 20, 6) and cepstra.feature_size == 6 and log_mel.feature_size == 16
     np.testing.assert_allclose(np.linalg.norm(every, axis=-1), np.linalg.norm(mel, axis=-1), rtol=1e-4)  # orthonormal
@@ -96,7 +98,7 @@ def test_mel_cepstra_are_the_orthonormal_dct_of_the_normalised_log_mel_and_strea
         streamed.append(np.asarray(features))
     np.testing.assert_allclose(np.concatenate(streamed, axis=1)[0], kept[0], atol=1e-4)
     with pytest.raises(ValueError, match="cepstra 17: give 1 to num_mel_bins"):
-        audio.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=17)
+        front_end.LogMelSpectrogram(RATE, 200, 80, num_mel_bins=16, cepstra=17)
 
 
 # ------------------------------------------------------------------ SpecAugment
@@ -104,7 +106,7 @@ def test_mel_cepstra_are_the_orthonormal_dct_of_the_normalised_log_mel_and_strea
 
 def test_spec_augment_masks_in_training_only():
     features = tf.ones([3, 50, 16])
-    layer = audio.SpecAugment(frequency_masks=2, frequency_width=4, time_masks=2, time_width=5, seed=1)
+    layer = front_end.SpecAugment(frequency_masks=2, frequency_width=4, time_masks=2, time_width=5, seed=1)
     assert np.array_equal(layer(features), features)
     masked = layer(features, training=True).numpy()
     kept = masked.mean()

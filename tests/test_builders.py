@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.builders import CELLS, GREFF_CELLS, ProbabilityMixture
+from tasks.sentiment.layers import ProbabilityMixture
+from zoo.builders import CELLS, GREFF_CELLS
 
 
 @pytest.mark.parametrize("name", sorted(GREFF_CELLS))
@@ -42,7 +43,7 @@ def test_mixture_weight_in_between_when_both_help():
 def test_standardized_vocabularies_survive_a_keras_file_round_trip(tmp_path):
     import keras
 
-    from zoo.builders import standardize_text
+    from tasks.sentiment.layers import standardize_text
 
     texts = tf.constant(["Great film\x85 really, GREAT!", "a dull\u2028film", "so-so\r\nfilm"])
     assert standardize_text(texts).numpy().tolist() == [b"great film  really great", b"a dull film", b"soso \nfilm"]

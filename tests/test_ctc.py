@@ -1,10 +1,10 @@
-"""zoo.ctc: transcripts as labels, the CTC loss over padded frames, its metric, decoding, error rates."""
+"""tasks.ctc_speech.ctc: transcripts as labels, the CTC loss over padded frames, its metric, decoding, error rates."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo import ctc
+from tasks.ctc_speech import ctc
 
 DIGITS = "0123456789"
 

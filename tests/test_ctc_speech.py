@@ -11,8 +11,7 @@ import pytest
 import tensorflow as tf
 
 import train
-from tests.conftest import REPO
-from zoo.audio import write_wav
+from tests.conftest import REPO, write_wav
 from zoo.export import export_saved_model
 from zoo.task import get_task, resolve_config
 
@@ -169,7 +168,7 @@ def test_train_py_end_to_end_on_synthetic_digits(tmp_path):
 
 def tiny_fsdd(folder, speakers=("ann", "bob"), takes=10):
     """An FSDD-shaped folder (`recordings/<digit>_<speaker>_<take>.wav`) of formant-voiced digits."""
-    from tasks._digit_utterances import random_voice, synthetic_digit
+    from tasks.ctc_speech.utterances import random_voice, synthetic_digit
 
     (folder / "recordings").mkdir(parents=True)
     rng = np.random.default_rng(0)

@@ -5,9 +5,11 @@ import gzip
 import numpy as np
 import pytest
 
-from tests.conftest import SPEECH_RATE, require_data, tone
-from zoo import audio, data
-from zoo.data import imdb_is_available, load_imdb, load_labelled_csv
+from tasks.ctc_speech import data as speech_data
+from tasks.forecasting import data as series_data
+from tasks.sentiment.data import imdb_is_available, load_imdb, load_labelled_csv
+from tests.conftest import SPEECH_RATE, require_data, tone, write_wav
+from zoo import data
 
 # ------------------------------------------------------------- series files
 
@@ -19,7 +21,7 @@ def write(path, text, encoding="utf-8"):
 
 def test_wide_csv_with_header_and_right_padding(tmp_path):
     path = write(tmp_path / "train.csv", '"V1","V2","V3","V4"\n"A","1","2","3"\n"B","4","5",""\n')
-    series = data.read_wide(path)
+    series = series_data.read_wide(path)
     assert list(series) == ["A", "B"]
     np.testing.assert_array_equal(series["B"][0], [4.0, 5.0])
 
@@ -29,7 +31,7 @@ def test_long_csv_is_sorted_by_time(tmp_path):
         tmp_path / "series.csv",
         "id,timestamp,value\nA,2024-01-02,2\nA,2024-01-01,1\nB,3,30\nA,2024-01-03,3\nB,1,10\n",
     )
-    series = data.read_series_file(path, "id", "timestamp", "value")
+    series = series_data.read_series_file(path, "id", "timestamp", "value")
     np.testing.assert_array_equal(series["A"][0], [1, 2, 3])
     np.testing.assert_array_equal(series["B"][0], [10, 30])
 
@@ -49,7 +51,7 @@ def test_long_csv_is_sorted_by_time(tmp_path):
 def test_bad_wide_files_name_file_line_and_column(tmp_path, text, message):
     path = write(tmp_path / "train.csv", text)
     with pytest.raises(ValueError, match=message) as error:
-        data.read_wide(path)
+        series_data.read_wide(path)
     assert str(path) in str(error.value)
 
 
@@ -64,21 +66,21 @@ def test_bad_wide_files_name_file_line_and_column(tmp_path, text, message):
 def test_bad_long_files_are_named(tmp_path, text, message):
     path = write(tmp_path / "series.csv", text)
     with pytest.raises(ValueError, match=message) as error:
-        data.read_long(path, "id", "timestamp", "value")
+        series_data.read_long(path, "id", "timestamp", "value")
     assert str(path) in str(error.value)
 
 
 def test_short_series_and_missing_test_rows_are_named(tmp_path):
     train = {"A": (np.arange(10.0), 2), "B": (np.arange(3.0), 3)}
     with pytest.raises(ValueError, match=r"train.csv, line 3: series 'B' has 1 in-sample value\(s\) before its 2-step test"):
-        data.split_series(train, None, 2, 1, tmp_path / "train.csv")
+        series_data.split_series(train, None, 2, 1, tmp_path / "train.csv")
     with pytest.raises(ValueError, match="test.csv: no row for series 'B'"):
-        data.split_series(train, {"A": (np.ones(2), 2)}, 2, 1, "train.csv", "test.csv")
+        series_data.split_series(train, {"A": (np.ones(2), 2)}, 2, 1, "train.csv", "test.csv")
 
 
 def test_series_given_in_memory_are_checked_for_non_finite_values():
     with pytest.raises(ValueError, match="mine, line 4: series 'A' has NaN or inf values"):
-        data.split_series({"A": (np.array([1.0, np.nan, 2.0, 3.0]), 4)}, None, 1, 1, "mine")
+        series_data.split_series({"A": (np.array([1.0, np.nan, 2.0, 3.0]), 4)}, None, 1, 1, "mine")
 
 
 # ---------------------------------------------------------------- speech files
@@ -90,83 +92,83 @@ def write_folder(tmp_path, rows, test_rows=None):
 
 
 def test_wav_folder_resamples_averages_and_names_bad_rows(tmp_path, capsys):
-    audio.write_wav(tmp_path / "a.wav", np.stack([tone(1.0, rate=16000)] * 2, 1), 16000, sample_width=3)
-    audio.write_wav(tmp_path / "quiet.wav", np.zeros(4000), SPEECH_RATE, sample_width=1)
+    write_wav(tmp_path / "a.wav", np.stack([tone(1.0, rate=16000)] * 2, 1), 16000, sample_width=3)
+    write_wav(tmp_path / "quiet.wav", np.zeros(4000), SPEECH_RATE, sample_width=1)
     write_folder(tmp_path, [("a.wav", "1 2 3"), ("quiet.wav", "")])
-    train_set, test_set = data.load_transcribed_wavs(tmp_path, "0123456789", 30.0, 2)
+    train_set, test_set = speech_data.load_transcribed_wavs(tmp_path, "0123456789", 30.0, 2)
     assert [u.labels.tolist() for u in train_set] == [[1, 2, 3], []] and len(train_set[0].waveform) == SPEECH_RATE
     assert "resampled 2 WAV file(s) at [16000] Hz to 8000 Hz (first: " in capsys.readouterr().out
 
     write_folder(tmp_path, [("a.wav", "12x")])
     with pytest.raises(ValueError, match=r"train.csv, row 2: transcript '12x' has 'x'"):
-        data.load_transcribed_wavs(tmp_path, "0123456789", 30.0, 2)
+        speech_data.load_transcribed_wavs(tmp_path, "0123456789", 30.0, 2)
     write_folder(tmp_path, [("missing.wav", "1")])
     with pytest.raises(ValueError, match=r"train.csv, row 2: no WAV file .*missing.wav"):
-        data.load_transcribed_wavs(tmp_path, "0123456789", 30.0, 2)
+        speech_data.load_transcribed_wavs(tmp_path, "0123456789", 30.0, 2)
     write_folder(tmp_path, [("a.wav", "1")])
     with pytest.raises(ValueError, match=r"a.wav: 1.0 s of audio, longer than --max-seconds 0.5"):
-        data.load_transcribed_wavs(tmp_path, "0123456789", 0.5, 2)
+        speech_data.load_transcribed_wavs(tmp_path, "0123456789", 0.5, 2)
     write_folder(tmp_path, [("a.wav", "1" * 60)])
     with pytest.raises(ValueError, match=r"a.wav: 1.00 s gives 50 output frames, too few for the 60 symbols .*CTC needs 119"):
-        data.load_transcribed_wavs(tmp_path, "0123456789", 30.0, 2)
+        speech_data.load_transcribed_wavs(tmp_path, "0123456789", 30.0, 2)
     with pytest.raises(ValueError, match=r"--data wavs needs --data-dir, a folder with train.csv and test.csv"):
-        data.load_transcribed_wavs(None, "0123456789", 30.0, 2)
+        speech_data.load_transcribed_wavs(None, "0123456789", 30.0, 2)
 
 
 def test_fsdd_folders_without_recordings_are_reported(tmp_path):
     with pytest.raises(ValueError, match=r"--data fsdd needs --data-dir, a folder with recordings.tar.gz"):
-        data.load_fsdd(None)
+        speech_data.load_fsdd(None)
     with pytest.raises(ValueError, match=r"no FSDD recordings \({digit}_{speaker}_{take}.wav\) in a recordings/ folder"):
-        data.load_fsdd(tmp_path)
-    assert not data.fsdd_is_available(tmp_path)
+        speech_data.load_fsdd(tmp_path)
+    assert not speech_data.fsdd_is_available(tmp_path)
     (tmp_path / "recordings.tar.gz").write_bytes(b"not an archive")
-    assert data.fsdd_is_available(tmp_path)
+    assert speech_data.fsdd_is_available(tmp_path)
     with pytest.raises(ValueError, match=r"recordings.tar.gz: not a readable tar.gz archive"):
-        data.load_fsdd(tmp_path)
+        speech_data.load_fsdd(tmp_path)
 
 
 def test_fsdd_wav_folder_loads_at_the_rate_asked(tmp_path, capsys):
     (tmp_path / "recordings").mkdir()
-    audio.write_wav(tmp_path / "recordings" / "3_ann_12.wav", tone(0.5, rate=16000), 16000)
-    audio.write_wav(tmp_path / "recordings" / "notes.wav", tone(0.1), SPEECH_RATE)  # not an FSDD name
-    (clip,) = data.load_fsdd(tmp_path)
+    write_wav(tmp_path / "recordings" / "3_ann_12.wav", tone(0.5, rate=16000), 16000)
+    write_wav(tmp_path / "recordings" / "notes.wav", tone(0.1), SPEECH_RATE)  # not an FSDD name
+    (clip,) = speech_data.load_fsdd(tmp_path)
     assert (clip.digit, clip.speaker, clip.take, len(clip.samples)) == (3, "ann", 12, 4000)
     assert "resampled 1 WAV file(s) at [16000] Hz to 8000 Hz" in capsys.readouterr().out
-    assert data.fsdd_is_available(tmp_path)
+    assert speech_data.fsdd_is_available(tmp_path)
 
 
 def test_fsdd_splits_hold_out_test_speakers_and_report_unknown_ones():
-    clips = [data.Clip(d, s, t, np.zeros(10, "float32")) for d in range(2) for s in ("ann", "bob") for t in range(10)]
+    clips = [speech_data.Clip(d, s, t, np.zeros(10, "float32")) for d in range(2) for s in ("ann", "bob") for t in range(10)]
     with pytest.raises(ValueError, match=r"--test-speakers \['eve'\]: not in the data; its speakers are \['ann', 'bob'\]"):
-        data.split_fsdd(clips, ["eve"])
-    train_clips, validation, test = data.split_fsdd(clips, ["bob"])
+        speech_data.split_fsdd(clips, ["eve"])
+    train_clips, validation, test = speech_data.split_fsdd(clips, ["bob"])
     assert {c.speaker for c in train_clips} == {"ann"} and {c.speaker for c in test} == {"bob"}
     assert {c.take for c in test} == set(range(10)) and {c.take for c in validation} == {5, 6, 7}
     assert {c.take for c in train_clips} == {8, 9}
     with pytest.raises(ValueError, match=r"--test-speakers holds out every speaker \['ann', 'bob'\]"):
-        data.split_fsdd(clips, ["ann", "bob"])
+        speech_data.split_fsdd(clips, ["ann", "bob"])
 
 
 def test_every_take_of_the_named_speakers_or_of_all():
-    clips = [data.Clip(d, s, t, np.zeros(10, "float32")) for d in range(2) for s in ("ann", "bob") for t in range(10)]
-    assert data.fsdd_every_take(clips) == clips
-    assert data.fsdd_every_take(clips, ["bob"]) == [c for c in clips if c.speaker == "bob"]
+    clips = [speech_data.Clip(d, s, t, np.zeros(10, "float32")) for d in range(2) for s in ("ann", "bob") for t in range(10)]
+    assert speech_data.fsdd_every_take(clips) == clips
+    assert speech_data.fsdd_every_take(clips, ["bob"]) == [c for c in clips if c.speaker == "bob"]
     with pytest.raises(ValueError, match=r"--test-speakers \['eve'\]: not in the data"):
-        data.fsdd_every_take(clips, ["eve"])
+        speech_data.fsdd_every_take(clips, ["eve"])
 
 
 def test_shared_fsdd_loads_and_splits_by_take_and_speaker():
     folder = require_data("fsdd")
-    clips = data.load_fsdd(folder)
+    clips = speech_data.load_fsdd(folder)
     assert len(clips) == 2000 and {c.speaker for c in clips} == {"george", "jackson", "nicolas", "theo"}
     assert all(c.samples.dtype == np.float32 and 0 < np.abs(c.samples).max() <= 1 for c in clips)
-    train_clips, validation, test = data.split_fsdd(clips)
+    train_clips, validation, test = speech_data.split_fsdd(clips)
     assert (len(train_clips), len(validation), len(test)) == (1680, 120, 200)
     assert {c.take for c in test} == set(range(5))
-    train_clips, validation, test = data.split_fsdd(clips, ["theo"])
+    train_clips, validation, test = speech_data.split_fsdd(clips, ["theo"])
     assert len(test) == 500 and {c.speaker for c in test} == {"theo"}
     assert (len(train_clips), len(validation)) == (1260, 90) and "theo" not in {c.speaker for c in train_clips}
-    assert data.fsdd_is_available(folder) and not data.fsdd_is_available(None)
+    assert speech_data.fsdd_is_available(folder) and not speech_data.fsdd_is_available(None)
 
 
 # ------------------------------------------------------- labelled text files

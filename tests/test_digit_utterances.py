@@ -1,11 +1,12 @@
-"""tasks._digit_utterances: speakers, the digit synthesiser, composition and augmentation."""
+"""tasks.ctc_speech.utterances: speakers, the digit synthesiser, composition and augmentation."""
 
 import numpy as np
 import pytest
 
-from tasks import _digit_utterances as du
-from tests.conftest import SPEECH_RATE as RATE, tone
-from zoo.data import Clip
+from tasks.ctc_speech import utterances as du
+from tasks.ctc_speech.data import Clip
+from tests.conftest import SPEECH_RATE as RATE
+from tests.conftest import tone
 
 
 def test_composed_utterances_hold_their_digits_from_one_speaker():
@@ -94,13 +95,13 @@ def test_synthetic_digits_are_seeded_and_not_told_apart_by_duration():
 
 # ------------------------------------------------------- many synthesised voices
 
-needs_espeak = pytest.mark.skipif(not __import__("zoo.tts").tts.available(),
+needs_espeak = pytest.mark.skipif(not __import__("tasks.ctc_speech.tts").ctc_speech.tts.available(),
                                   reason="eSpeak NG (espeakng-loader) is not installed")
 
 
 @needs_espeak
 def test_synthesised_voices_are_fixed_by_the_seed_and_say_the_digits():
-    from tasks._digit_utterances import SynthesisedSpeakers, random_utterance
+    from tasks.ctc_speech.utterances import SynthesisedSpeakers, random_utterance
 
     first, second, other = (SynthesisedSpeakers(300, seed) for seed in (0, 0, 1))
     assert first.engine == "espeak" and first.voices == second.voices != other.voices
@@ -116,15 +117,15 @@ def test_synthesised_voices_are_fixed_by_the_seed_and_say_the_digits():
 
 
 def test_held_out_voices_are_other_voices_from_the_same_seed():
-    from tasks._digit_utterances import SynthesisedSpeakers
+    from tasks.ctc_speech.utterances import SynthesisedSpeakers
 
     trained, held_out, again = (SynthesisedSpeakers(3, 0, "formant", held_out=h) for h in (False, True, True))
     assert trained.formant_voices != held_out.formant_voices == again.formant_voices
 
 
 def test_without_the_engine_the_formant_voices_stand_in_with_a_notice(monkeypatch, capsys):
-    from tasks._digit_utterances import SynthesisedSpeakers
-    from zoo import tts
+    from tasks.ctc_speech import tts
+    from tasks.ctc_speech.utterances import SynthesisedSpeakers
 
     monkeypatch.setattr(tts, "available", lambda: False)
     voices = SynthesisedSpeakers(20, 0)
@@ -140,7 +141,7 @@ def test_without_the_engine_the_formant_voices_stand_in_with_a_notice(monkeypatc
     ({"count": 5, "engine": "festival"}, r"--tts festival: choose one of \['auto', 'espeak', 'formant'\]"),
 ])
 def test_bad_voice_settings_are_named(arguments, message):
-    from tasks._digit_utterances import SynthesisedSpeakers
+    from tasks.ctc_speech.utterances import SynthesisedSpeakers
 
     with pytest.raises(ValueError, match=message):
         SynthesisedSpeakers(**arguments)
@@ -148,14 +149,14 @@ def test_bad_voice_settings_are_named(arguments, message):
 
 @needs_espeak
 def test_an_unknown_voice_variant_is_named():
-    from tasks._digit_utterances import SynthesisedSpeakers
+    from tasks.ctc_speech.utterances import SynthesisedSpeakers
 
     with pytest.raises(ValueError, match=r"--tts-variants: unknown eSpeak NG voice variant\(s\) \['nobody'\]"):
         SynthesisedSpeakers(5, 0, "espeak", ["m1", "nobody"])
 
 
 def test_mixed_speakers_take_the_synthetic_voices_at_their_share():
-    from tasks._digit_utterances import MixedSpeakers
+    from tasks.ctc_speech.utterances import MixedSpeakers
 
     class Says:
         def __init__(self, value):

@@ -83,7 +83,7 @@ def test_reuse_without_results_exits_with_the_reason(tmp_path):
 
 
 def test_task_on_your_own_csv_compares_the_cells_beside_the_baseline(tmp_path, capsys):
-    from tasks._synthetic_reviews import synthetic_corpus
+    from tasks.sentiment.synthetic import synthetic_corpus
 
     train, test = synthetic_corpus(200, 100, 0)
     for name, examples in (("train.csv", train), ("test.csv", test)):
@@ -118,7 +118,7 @@ def test_a_wrong_comparison_on_your_data_is_refused_before_any_training(args, me
 
 
 def write_review_csvs(folder, train_size=200, test_size=100):
-    from tasks._synthetic_reviews import synthetic_corpus
+    from tasks.sentiment.synthetic import synthetic_corpus
 
     train, test = synthetic_corpus(train_size, test_size, 0)
     for name, examples in (("train.csv", train), ("test.csv", test)):

@@ -10,8 +10,8 @@ import tensorflow as tf
 import train
 import zoo
 from tasks import forecasting
-from zoo import m4
-from zoo.forecast import PinballLoss, last_values
+from tasks.forecasting import m4
+from tasks.forecasting.layers import PinballLoss, last_values
 from zoo.task import get_task, resolve_config
 
 TASK = get_task("forecasting")

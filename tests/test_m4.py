@@ -5,9 +5,9 @@ import gzip
 import numpy as np
 import pytest
 
+from tasks.forecasting import m4
+from tasks.forecasting.data import SeriesSet
 from tests.conftest import require_data
-from zoo import m4
-from zoo.data import SeriesSet
 
 # ----------------------------------------------------------------- metrics
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.ngrams import NaiveBayesLogits, log_count_ratios
+from tasks.sentiment.ngrams import NaiveBayesLogits, log_count_ratios
 
 TEXTS = ["good film", "not good film", "bad film", "good good fun", "bad bad"]
 LABELS = np.array([1, 0, 0, 1, 0])

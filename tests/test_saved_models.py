@@ -82,8 +82,8 @@ def shipped_of(task):
 
 @pytest.mark.parametrize("name", shipped_of("forecasting"))
 def test_forecaster_scores_its_cards_owa_on_m4_hourly(name, loaded):
-    from zoo.forecast import last_values
-    from zoo.m4 import forecast_scores, load_m4
+    from tasks.forecasting.layers import last_values
+    from tasks.forecasting.m4 import forecast_scores, load_m4
 
     series, _ = load_m4(require_data("m4_hourly"), "Hourly")
     metadata = loaded[name].metadata
@@ -106,7 +106,7 @@ def test_sentiment_model_scores_near_its_card_on_imdb(name, loaded):
 @pytest.mark.parametrize("name", shipped_of("ctc_speech"))
 def test_speech_model_recognises_the_fsdd_test_takes_as_its_card_says(name, loaded):
     import zoo.task
-    from zoo.ctc import decode_labels, error_rates
+    from tasks.ctc_speech.ctc import decode_labels, error_rates
 
     task = zoo.task.get_task("ctc_speech")
     config = {**loaded[name].metadata["config"], "data_dir": str(require_data("fsdd")), "test_utterances": 64}
@@ -123,8 +123,9 @@ def test_speech_model_recognises_the_fsdd_test_takes_as_its_card_says(name, load
 def test_the_speech_models_on_device_step_streams_as_its_saved_model():
     """The shipped ctc_speech-fsdd-gru carries its LiteRT step (zoo.edge; ONNX is one command away:
     the shipped models' size budget)."""
+    from tasks.ctc_speech.streaming import greedy_text, stream_logits
     from tests.test_edge import assert_close, saved_stream
-    from zoo.edge import EdgeModel, greedy_text, stream_logits
+    from zoo.edge import EdgeModel
 
     saved = zoo.load("ctc_speech-fsdd-gru")
     alphabet = saved.metadata["config"]["alphabet"]

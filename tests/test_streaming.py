@@ -1,12 +1,12 @@
-"""zoo.streaming: a CTC speech model's output frames, and the same model run chunk by chunk."""
+"""tasks.ctc_speech.streaming: a CTC speech model's output frames, and the same model run chunk by chunk."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import zoo
-from zoo import streaming
-from zoo.ctc import ctc_decode
+from tasks.ctc_speech import streaming
+from tasks.ctc_speech.ctc import ctc_decode
 
 DIGITS = "0123456789"
 TINY = {"units": 8, "num_layers": 1, "conv_filters": 8, "num_mel_bins": 16, "beam_width": 4, "subsampling": 2}

@@ -2,7 +2,8 @@
 
 import random
 
-from tasks import _synthetic_reviews as reviews
+from tasks.sentiment import synthetic as reviews
+
 
 def test_synthetic_corpus_is_seeded_and_balanced():
     first, _ = reviews.synthetic_corpus(500, 10, seed=3)

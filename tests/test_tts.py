@@ -1,11 +1,11 @@
-"""zoo.tts: eSpeak NG through ctypes (skipped where the engine is not installed)."""
+"""tasks.ctc_speech.tts: eSpeak NG through ctypes (skipped where the engine is not installed)."""
 
 import sys
 
 import numpy as np
 import pytest
 
-from zoo import tts
+from tasks.ctc_speech import tts
 
 needs_espeak = pytest.mark.skipif(not tts.available(), reason="eSpeak NG (espeakng-loader) is not installed")
 

@@ -56,13 +56,15 @@ import tempfile
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.python.framework.convert_to_constants import (
+    convert_variables_to_constants_v2,
+)
 
-from zoo import cards, loading, task as tasks
+from zoo import cards, loading
+from zoo import task as tasks
 from zoo.export import METADATA_FILE, read_warmup_requests, refresh_manifest_entry
 from zoo.layers import unrolled_loops
 from zoo.layers.recurrent import FusedRNN
-from zoo.streaming import audio_chunks
 from zoo.training import copy_weights
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
@@ -222,29 +224,6 @@ class EdgeModel:
                                 f"it takes {wanted} ({dtype.name}).")
             checked[name] = array.astype(dtype, copy=False)
         return checked
-
-
-def stream_chunks(step, waveform):
-    """Yields each chunk's `(frames, symbols)` logits as `waveform` (samples) streams through a
-    speech model's on-device step (an `EdgeModel`) from a zero state, the last chunk zero-padded."""
-    (_, chunk), _ = step.inputs["audio"]
-    state = np.zeros([1, step.inputs["state"][0][1]], "float32")
-    for audio in audio_chunks(waveform, chunk):
-        outputs = step(audio=audio, state=state)
-        state = outputs["next_state"]
-        yield outputs["logits"][0]
-
-
-def stream_logits(step, waveform):
-    """The logits of the whole `waveform` streamed through the step (`stream_chunks`)."""
-    return np.concatenate(list(stream_chunks(step, waveform)))
-
-
-def greedy_text(logits, alphabet):
-    """Greedy CTC on (frames, symbols) logits, blank last: each frame's argmax, repeats and blanks dropped."""
-    symbols = np.argmax(logits, axis=-1)
-    return "".join(alphabet[s] for i, s in enumerate(symbols)
-                   if s != len(alphabet) and (i == 0 or s != symbols[i - 1]))
 
 
 # ---------------------------------------------------------------- conversion

@@ -29,16 +29,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-# The modules registering every Keras object a task model may hold, so that a .keras
-# file loads without importing any task.
-import zoo.audio  # noqa: F401
-import zoo.builders  # noqa: F401
-import zoo.ctc  # noqa: F401
-import zoo.forecast  # noqa: F401
-import zoo.ngrams  # noqa: F401
-from zoo import catalog
-from zoo.guards import readable
+import zoo.builders  # noqa: F401  (registers the library's own Keras objects)
+from zoo import catalog, task
 from zoo.export import METADATA_FILE, SERVING_DEFAULT, versions
+from zoo.guards import readable
 
 
 def load(path):
@@ -50,6 +44,7 @@ def load(path):
     if path.suffix == ".keras":
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such .keras file.")
+        task.list_tasks()  # every registered task's package, which registers its Keras objects
         return keras.saving.load_model(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such SavedModel folder or .keras file.")

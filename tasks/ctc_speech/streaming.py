@@ -1,9 +1,9 @@
 """A CTC speech model on audio: the frames its logits hold, and the same model run chunk by chunk.
 
 The model is read by layer name, as the CTC speech task builds it: `log_mel`
-(`zoo.audio.LogMelSpectrogram`) → an optional `subsampling`
-(`zoo.audio.ConvSubsampling`) → recurrent layers (`keras.layers.RNN`) → `logits`
-(`Dense`, blank last) → `zoo.ctc.PadAsBlank`. One output frame covers
+(`front_end.LogMelSpectrogram`) → an optional `subsampling`
+(`front_end.ConvSubsampling`) → recurrent layers (`keras.layers.RNN`) → `logits`
+(`Dense`, blank last) → `tasks.ctc_speech.ctc.PadAsBlank`. One output frame covers
 `output_frame_samples(model)` samples.
 
 A unidirectional model with causal normalisation looks at the past only, so
@@ -160,3 +160,29 @@ class StreamingRecognizer:
         new_states.append(tf.cast(tf.where(last == self.blank, 0, last + 1), tf.float32)[:, None])
         state = tf.concat([tf.reshape(s, [batch, -1]) for s in new_states], axis=1)
         return logits, symbols, previous, state
+
+
+# ------------------------------------------------ on device (an EdgeModel of `step`)
+
+
+def stream_chunks(step, waveform):
+    """Yields each chunk's `(frames, symbols)` logits as `waveform` (samples) streams through a
+    speech model's on-device step (an `EdgeModel`) from a zero state, the last chunk zero-padded."""
+    (_, chunk), _ = step.inputs["audio"]
+    state = np.zeros([1, step.inputs["state"][0][1]], "float32")
+    for audio in audio_chunks(waveform, chunk):
+        outputs = step(audio=audio, state=state)
+        state = outputs["next_state"]
+        yield outputs["logits"][0]
+
+
+def stream_logits(step, waveform):
+    """The logits of the whole `waveform` streamed through the step (`stream_chunks`)."""
+    return np.concatenate(list(stream_chunks(step, waveform)))
+
+
+def greedy_text(logits, alphabet):
+    """Greedy CTC on (frames, symbols) logits, blank last: each frame's argmax, repeats and blanks dropped."""
+    symbols = np.argmax(logits, axis=-1)
+    return "".join(alphabet[s] for i, s in enumerate(symbols)
+                   if s != len(alphabet) and (i == 0 or s != symbols[i - 1]))

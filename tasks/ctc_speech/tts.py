@@ -105,7 +105,7 @@ class _Engine:
         if voice.accent not in ACCENTS:
             raise ValueError(f"unknown accent {voice.accent!r}; choose one of {list(ACCENTS)}.")
         if voice.variant and voice.variant not in self.variants:
-            raise ValueError(f"unknown eSpeak NG voice variant {voice.variant!r}; zoo.tts.variants() lists them.")
+            raise ValueError(f"unknown eSpeak NG voice variant {voice.variant!r}; tasks.ctc_speech.tts.variants() lists them.")
         if self.library.espeak_SetVoiceByName(voice.name.encode()) != 0:
             raise ValueError(f"eSpeak NG refused the voice {voice.name!r}.")
         for parameter, value in ((_RATE, voice.rate), (_PITCH, voice.pitch), (_RANGE, voice.pitch_range)):

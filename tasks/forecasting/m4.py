@@ -17,7 +17,7 @@ average of order m, seasonal indices averaged per phase) divides it out, and the
 forecast is multiplied back by the indices of the forecast's phases.
 
 Files: `load_m4(data_dir)` reads the competition's `<Frequency>-train.csv[.gz]` and
-`-test` files into a `zoo.data.SeriesSet`; `forecast_scores` scores a model's
+`-test` files into a `tasks.forecasting.data.SeriesSet`; `forecast_scores` scores a model's
 forecasts beside the benchmarks on the same series, `format_score_table` prints them.
 """
 
@@ -26,7 +26,8 @@ import pathlib
 
 import numpy as np
 
-from zoo.data import find_table, read_wide, split_series
+from tasks.forecasting.data import read_wide, split_series
+from zoo.data import find_table
 
 # Horizon and seasonal period of each M4 frequency (the competition's guide).
 M4_FREQUENCIES = {

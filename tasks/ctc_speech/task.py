@@ -18,8 +18,8 @@ Data (`--data`):
              length, speaking rate, tilt, breathiness), so durations overlap between
              digits and only the spectral sequence tells them apart.
 Default: FSDD if `--data-dir` has it, else synthetic, with a notice. The files are
-read by `zoo.data` (`load_fsdd`, `load_transcribed_wavs`); speakers, the synthesiser
-and the composition of utterances are in `tasks._digit_utterances`.
+read by `data` (`load_fsdd`, `load_transcribed_wavs`); speakers, the synthesiser
+and the composition of utterances are in `utterances`, the splits and batches in `splits`.
 
 Training utterances of fsdd and synthetic are perturbed (`--augment`): all clips of
 an utterance resampled by one factor (a new speaker's tempo, pitch and formants) and
@@ -32,11 +32,11 @@ the training speakers.
 
 Model: log-mel features in the graph with per-utterance normalisation (whole
 utterance when bidirectional, causal running statistics when unidirectional; see
-`zoo.audio`) → optional SpecAugment in training → strided convolution
+`front_end`) → optional SpecAugment in training → strided convolution
 (`--subsampling`, 1 = none) → (bi)GRU/LSTM stack → logits over the alphabet plus a
 blank (last index).
 
-Loss: CTC with true lengths on both sides (`zoo.ctc`). Labels are padded with -1,
+Loss: CTC with true lengths on both sides (`tasks.ctc_speech.ctc`). Labels are padded with -1,
 which is never a symbol; the last layer (`PadAsBlank`) sets the logits of padded
 frames to "blank with probability 1", so CTC over the padded length equals CTC over
 the true length, and the model stays one plain `keras.Model` with one output.
@@ -49,185 +49,55 @@ Export: `serving_default` takes `waveform` (float32 `[batch, samples]`, 8 kHz, i
 also has `step` (`audio` chunk `[batch, k · chunk]` and `state` `[batch, S]` → `text`
 emitted in this chunk, `logits`, `state`) and `initial_state` (`batch_size` → zeros
 `[batch, S]`); streaming a whole utterance chunk by chunk gives the logits of
-`serving_default` on it (`zoo.streaming`).
+`serving_default` on it (`tasks.ctc_speech.streaming`).
 """
-
-import itertools
-import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks._digit_utterances import (
-    DIGITS,
-    SAMPLE_RATE,
-    TTS_ENGINES,
-    MixedSpeakers,
-    RecordedSpeakers,
-    SynthesisedSpeakers,
-    SyntheticSpeakers,
-    random_utterance,
+from tasks.ctc_speech.ctc import (
+    CTCLoss,
+    GreedyErrorRate,
+    PadAsBlank,
+    check_alphabet,
+    ctc_decode,
+    decode_labels,
+    error_rates,
 )
-from zoo import plots
-from zoo.audio import ConvSubsampling, LogMelSpectrogram, SpecAugment
+from tasks.ctc_speech.data import fsdd_is_available
+from tasks.ctc_speech.figures import posteriors_figure
+from tasks.ctc_speech.front_end import (
+    FRAME_LENGTH,
+    FRAME_STEP,
+    ConvSubsampling,
+    LogMelSpectrogram,
+    SpecAugment,
+)
+from tasks.ctc_speech.splits import (
+    composed_splits,
+    utterance_dataset,
+    wav_folder_splits,
+)
+from tasks.ctc_speech.streaming import (
+    StreamingRecognizer,
+    audio_chunks,
+    can_stream,
+    output_frame_samples,
+    output_lengths,
+)
+from tasks.ctc_speech.utterances import DIGITS, SAMPLE_RATE, TTS_ENGINES
 from zoo.builders import ENCODERS, recurrent_stack
-from zoo.ctc import CTCLoss, GreedyErrorRate, PadAsBlank, check_alphabet, ctc_decode, decode_labels, error_rates
-from zoo.data import fsdd_every_take, fsdd_is_available, load_fsdd, load_transcribed_wavs, split_fsdd
 from zoo.guards import check, check_rows
 from zoo.hyperparameters import Hyperparameter, fraction, non_negative, share, shared
-from zoo.streaming import StreamingRecognizer, audio_chunks, can_stream, output_frame_samples, output_lengths
 from zoo.task import Data, Task, register_task
 
-FRAME_STEP = 80  # samples: 10 ms hop at 8 kHz
-FRAME_LENGTH = 200  # samples: 25 ms frames
-HELD_OUT_VOICES = 50  # synthetic voices that validate (never train) a model trained with synthetic voices
 EDGE_CHUNK_FRAMES = 1  # output frames per on-device step: 40 ms of audio, the real-time unit
 
 SERVING_INPUTS = [
     tf.TensorSpec([None, None], tf.float32, name="waveform"),  # at SAMPLE_RATE, in [-1, 1]
     tf.TensorSpec([None], tf.int32, name="length"),  # samples of each row
 ]
-
-# ---------------------------------------------------------------------- splits
-
-
-def _wav_folder_splits(config, rng):
-    """--data wavs: the train.csv rows less a validation fraction, shuffled each epoch; test.csv."""
-    train, test = load_transcribed_wavs(
-        config["data_dir"], config["alphabet"], config["max_seconds"], config["subsampling"],
-        sample_rate=SAMPLE_RATE, frame_step=FRAME_STEP,
-    )
-    train = [train[i] for i in rng.permutation(len(train))]
-    cut = max(1, int(len(train) * config["validation_fraction"]))
-    validation, train = train[:cut], train[cut:]
-    if not train:
-        raise ValueError(f"{config['data_dir']}: train.csv has too few rows to keep a validation split.")
-    description = (
-        f"ctc_speech data: WAV files from {config['data_dir']}, {len(train)} train / "
-        f"{len(validation)} validation / {len(test)} test utterances"
-    )
-
-    def shuffled():
-        return [train[i] for i in rng.permutation(len(train))]
-
-    return shuffled, len(train), validation, test, description, {}
-
-
-def _names(text):
-    """The names of a comma-separated setting (`--test-speakers a,b`), none for an empty one."""
-    return [name.strip() for name in (text or "").split(",") if name.strip()]
-
-
-def _composed_splits(config, source, rng):
-    """--data fsdd or synthetic: utterances composed from digit clips, training ones anew each epoch."""
-    voices = config.get("synthetic_voices")  # (a config from before the option has none)
-    synthesis_alone = bool(voices) and config["synthetic_share"] == 1  # no recording trains or validates
-    if voices and source != "fsdd":
-        raise ValueError(f"--synthetic-voices adds voices to the recorded ones: it is for --data fsdd, "
-                         f"not --data {source}.")
-    if source == "fsdd":
-        held_out = _names(config["test_speakers"])
-        recorded = load_fsdd(config["data_dir"], SAMPLE_RATE)
-        if synthesis_alone:
-            clips = [[], [], fsdd_every_take(recorded, held_out)]
-            takes = "-/-/all"
-        else:
-            clips = split_fsdd(recorded, held_out)
-            takes = "8-49/5-7/all" if held_out else "8-49/5-7/0-4"
-        train_speakers, validation_speakers, test_speakers = (RecordedSpeakers(c) if c else None for c in clips)
-        info = {
-            "train_speakers": train_speakers.speakers if train_speakers else [],
-            "test_speakers": test_speakers.speakers,
-            "clips": [len(c) for c in clips],
-        }
-        what = (
-            f"FSDD, {'/'.join(str(len(c)) for c in clips)} train/validation/test clips (takes {takes}), "
-            f"train speakers {info['train_speakers']}, test speakers {test_speakers.speakers}"
-        )
-    else:
-        train_speakers = validation_speakers = test_speakers = SyntheticSpeakers()
-        info, what = {}, "synthetic digits, a new random voice per utterance"
-    if voices:
-        variants = _names(config["tts_variants"])
-        synthesised = SynthesisedSpeakers(voices, config["seed"], config["tts"], variants)
-        info["synthetic_voices"] = {"count": voices, "engine": synthesised.engine, "share": config["synthetic_share"]}
-        # Validated on other synthetic voices, never trained on: for voices it never heard.
-        unheard = SynthesisedSpeakers(HELD_OUT_VOICES, config["seed"], config["tts"], variants, held_out=True)
-        if synthesis_alone:  # so no real voice picks the epoch
-            train_speakers, validation_speakers = synthesised, unheard
-            what += (f"; training only by {voices} synthetic voices ({synthesised.engine}), validation by "
-                     f"{HELD_OUT_VOICES} others")
-        else:
-            share = config["synthetic_share"]
-            train_speakers = MixedSpeakers(train_speakers, synthesised, share)
-            validation_speakers = MixedSpeakers(validation_speakers, unheard, share)
-            what += (f"; training also by {voices} synthetic voices ({synthesised.engine}), {share:.0%} of its "
-                     f"utterances, validation by {HELD_OUT_VOICES} others in the same share")
-    max_digits, size = config["max_digits"], config["train_utterances"]
-    # Validation and test sets are the same in every run with this seed.
-    fixed = np.random.default_rng([config["seed"], 1]), np.random.default_rng([config["seed"], 2])
-    validation = [
-        random_utterance(validation_speakers, fixed[0], max_digits)
-        for _ in range(config["validation_utterances"])
-    ]
-    test = [random_utterance(test_speakers, fixed[1], max_digits) for _ in range(config["test_utterances"])]
-
-    def train():
-        return (random_utterance(train_speakers, rng, max_digits, config["augment"], config["channel_share"])
-                for _ in range(size))
-
-    description = (
-        f"ctc_speech data: {what}; utterances of 1-{max_digits} digits, {size} train "
-        f"(composed anew each epoch) / {len(validation)} validation / {len(test)} test"
-    )
-    return train, size, validation, test, description, info
-
-
-# ---------------------------------------------------------------- batching
-
-WINDOW_BATCHES = 16  # batches of utterances sorted by length together, to cut padding
-
-
-def _pad_batch(utterances):
-    width = max(len(u.waveform) for u in utterances)
-    label_width = max(1, *(len(u.labels) for u in utterances))
-    waveform = np.zeros((len(utterances), width), "float32")
-    labels = np.full((len(utterances), label_width), -1, "int32")  # -1: padding, never a symbol
-    for row, utterance in enumerate(utterances):
-        waveform[row, : len(utterance.waveform)] = utterance.waveform
-        labels[row, : len(utterance.labels)] = utterance.labels
-    lengths = np.array([len(u.waveform) for u in utterances], "int32")
-    return {"waveform": waveform, "length": lengths}, labels
-
-
-def utterance_dataset(utterances, count, batch_size, rng=None):
-    """Batches of the `count` utterances `utterances()` yields, grouped by length.
-
-    `utterances` is called once per pass (epoch), so a generator of fresh random
-    compositions gives new data every epoch; with `rng` the batch order is shuffled.
-    """
-
-    def batches():
-        stream = iter(utterances())
-        while window := list(itertools.islice(stream, WINDOW_BATCHES * batch_size)):
-            window.sort(key=lambda u: len(u.waveform))
-            group = [window[i : i + batch_size] for i in range(0, len(window), batch_size)]
-            if rng is not None:
-                rng.shuffle(group)
-            for batch in group:
-                yield _pad_batch(batch)
-
-    signature = (
-        {
-            "waveform": tf.TensorSpec([None, None], tf.float32),
-            "length": tf.TensorSpec([None], tf.int32),
-        },
-        tf.TensorSpec([None, None], tf.int32),
-    )
-    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature)
-    return dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(count / batch_size))).prefetch(2)
-
 
 # ---------------------------------------------------------------------- task
 
@@ -305,9 +175,9 @@ class CtcSpeechTask(Task):
             raise ValueError(f"--alphabet is for --data wavs; --data {source} has the digits {DIGITS}.")
         rng = np.random.default_rng(config["seed"])  # training data order and compositions
         if source == "wavs":
-            train, train_size, validation, test, description, info = _wav_folder_splits(config, rng)
+            train, train_size, validation, test, description, info = wav_folder_splits(config, rng)
         else:
-            train, train_size, validation, test, description, info = _composed_splits(config, source, rng)
+            train, train_size, validation, test, description, info = composed_splits(config, source, rng)
         batch = config["batch_size"]
         return Data(
             train=utterance_dataset(train, train_size, batch, rng),
@@ -393,7 +263,7 @@ class CtcSpeechTask(Task):
                                                           inputs["length"][row : row + 1])
         frames = int(outputs["frame_lengths"][0])
         probabilities = tf.nn.softmax(outputs["logits"][0, :frames]).numpy()
-        return plots.posteriors_figure(
+        return posteriors_figure(
             probabilities, alphabet, output_frame_samples(model) / SAMPLE_RATE,
             reference=decode_labels(labels[row].numpy(), alphabet), hypothesis=outputs["text"][0].numpy().decode(),
             title=f"{data.info['source']} test utterance: {self.name}-{config['cell']}",

@@ -1,7 +1,7 @@
 """Spoken digit utterances for the CTC speech task: who says the digits, and how they are composed.
 
 Speakers say a digit sequence as one clip per digit: `RecordedSpeakers` with FSDD
-recordings (`zoo.data.load_fsdd`), one speaker per utterance, or `SyntheticSpeakers`
+recordings (`data.load_fsdd`), one speaker per utterance, or `SyntheticSpeakers`
 with a formant synthesiser, a new random voice per utterance. Each digit is a
 sequence of 2-4 phones (formant vowels and nasals on a harmonic source, noise
 fricatives, stop bursts) said by a random voice (pitch, vocal tract length, speaking
@@ -16,8 +16,8 @@ formants), `random_equaliser` is a new channel, and a fraction are noise alone.
 
 import numpy as np
 
+from tasks.ctc_speech.data import FSDD_SAMPLE_RATE, Utterance
 from zoo.audio import resample
-from zoo.data import FSDD_SAMPLE_RATE, Utterance
 
 SAMPLE_RATE = FSDD_SAMPLE_RATE  # Hz: utterances are composed at FSDD's rate
 DIGITS = "0123456789"  # the transcript alphabet: label d is the digit d
@@ -197,7 +197,7 @@ SILENCE_DB = -40.0  # trimmed from each word's ends, relative to its peak
 
 def random_tts_voice(rng, variants):
     """An eSpeak NG voice: an English accent, a variant, pitch, range, rate; and a vocal tract factor."""
-    from zoo.tts import ACCENTS, Voice
+    from tasks.ctc_speech.tts import ACCENTS, Voice
 
     return Voice(ACCENTS[rng.integers(len(ACCENTS))], variants[rng.integers(len(variants))],
                  int(rng.integers(*VOICE_PITCH)), int(rng.integers(*VOICE_RANGE)),
@@ -212,7 +212,7 @@ def trimmed(samples):
 class SynthesisedSpeakers:
     """`count` synthetic voices (fixed by `seed`) saying the digit words, one voice per utterance.
 
-    engine "espeak": eSpeak NG (`zoo.tts`), each voice an accent, variant, pitch, range,
+    engine "espeak": eSpeak NG (`tasks.ctc_speech.tts`), each voice an accent, variant, pitch, range,
     rate and vocal tract length (resampling), its ten words synthesised when the voices are
     made (in one order on a fresh engine, so the same seed gives the same audio in every
     run; about 25 ms per voice) and kept in memory, never written. "formant": the task's
@@ -223,7 +223,7 @@ class SynthesisedSpeakers:
     """
 
     def __init__(self, count, seed=0, engine="auto", variants=None, held_out=False):
-        from zoo import tts
+        from tasks.ctc_speech import tts
 
         if engine not in TTS_ENGINES:
             raise ValueError(f"--tts {engine}: choose one of {list(TTS_ENGINES)}.")

@@ -23,25 +23,23 @@ The loss is MAE (or pinball for quantiles) weighted by 1 / level, i.e. a relativ
 error, so every series counts alike whatever its scale; or, with `--loss smape`, M4's
 sMAPE itself, 2 |y - f| / (|y| + |f|) per step (scale-free, so unweighted).
 
-Scored as M4 did (`zoo.m4`): sMAPE, MASE and OWA against Naive2, beside Naive,
+Scored as M4 did (`tasks.forecasting.m4`): sMAPE, MASE and OWA against Naive2, beside Naive,
 sNaive and Naive2 computed on the same series.
 
-The library holds the parts: series file readers in `zoo.data`, M4's files and
-scoring in `zoo.m4`, the layers, losses, windows and serving input in
-`zoo.forecast`. This module chooses the data, assembles the model and loss, and
-says what the export serves.
+The package holds the parts: series files and the synthetic series in `data`, M4's
+files and scoring in `m4`, the layers, losses, windows and serving input in `layers`,
+the picture in `figures`. This module chooses the data, assembles the model and loss,
+and says what the export serves.
 """
-
-import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo import m4, plots
-from zoo.builders import recurrent_stack
-from zoo.data import find_table, read_series_file, split_series
-from zoo.forecast import (
+from tasks.forecasting import m4
+from tasks.forecasting.data import load_csv, load_synthetic
+from tasks.forecasting.figures import forecast_figure
+from tasks.forecasting.layers import (
     LOSS_SCALES,
     PinballLoss,
     Rescale,
@@ -53,75 +51,13 @@ from zoo.forecast import (
     last_values,
     training_windows,
 )
+from tasks.forecasting.m4 import forecast_scores, format_score_table, load_m4, m4_files
+from zoo.builders import recurrent_stack
 from zoo.guards import check_rows
 from zoo.hyperparameters import Hyperparameter, shared
-from zoo.m4 import forecast_scores, format_score_table, load_m4, m4_files
 from zoo.task import Data, Task, register_task
 
-LOSSES = ("mae", "smape")  # --loss: MAE weighted per window (zoo.forecast.loss_weights), or M4's sMAPE
-
-# ----------------------------------------------------------------------- data
-
-
-def load_csv(config):
-    if not config["data_dir"]:
-        raise ValueError("--data csv needs --data-dir: a CSV/TSV file, or a folder with train.* and test.*.")
-    path = pathlib.Path(config["data_dir"])
-    test_path = None
-    if path.is_dir():
-        path = find_table(path, "train")
-        try:
-            test_path = find_table(path.parent, "test")
-        except FileNotFoundError:
-            pass
-    elif not path.exists():
-        raise FileNotFoundError(f"--data-dir {path}: no such file or folder.")
-    columns = config["id_column"], config["time_column"], config["value_column"]
-    train = read_series_file(path, *columns)
-    test = read_series_file(test_path, *columns) if test_path else None
-    series = split_series(train, test, config["horizon"], config["seasonality"], path, test_path)
-    return series, f"CSV {path}"
-
-
-def mackey_glass(length, rng, tau=17, beta=0.2, gamma=0.1, power=10, substeps=10):
-    """Mackey-Glass delay equation dx/dt = beta x(t-tau) / (1 + x(t-tau)^n) - gamma x."""
-    warmup = 500
-    total = (length + warmup) * substeps
-    delay = tau * substeps
-    x = np.empty(total + delay)
-    x[: delay + 1] = 1.2 + 0.2 * rng.standard_normal(delay + 1)
-    dt = 1.0 / substeps
-    for t in range(delay, total + delay - 1):
-        lagged = x[t - delay]
-        x[t + 1] = x[t] + dt * (beta * lagged / (1 + lagged**power) - gamma * x[t])
-    return x[delay + warmup * substeps :: substeps][:length]
-
-
-def seasonal_series(length, rng, seasonality):
-    """Positive series: level x trend x daily x weekly seasonality, with noise."""
-    t = np.arange(length)
-    level = rng.uniform(50, 5000)
-    trend = 1 + rng.uniform(-0.3, 0.6) * t / length
-    daily = 1 + rng.uniform(0.1, 0.6) * np.sin(2 * np.pi * t / seasonality + rng.uniform(0, 2 * np.pi))
-    weekly = 1 + rng.uniform(0.0, 0.3) * np.sin(2 * np.pi * t / (7 * seasonality) + rng.uniform(0, 2 * np.pi))
-    noise = 1 + rng.uniform(0.01, 0.08) * rng.standard_normal(length)
-    return level * trend * daily * weekly * noise
-
-
-def load_synthetic(config):
-    rng = np.random.default_rng(config["seed"])
-    horizon, seasonality = config["horizon"], config["seasonality"]
-    train = {}
-    for index in range(config["synthetic_series"]):
-        length = int(rng.integers(8, 16)) * 7 * seasonality // 2 + horizon
-        if index % 2:
-            values = rng.uniform(10, 1000) * mackey_glass(length, rng)
-            values *= 1 + 0.01 * rng.standard_normal(length)
-        else:
-            values = seasonal_series(length, rng, seasonality)
-        train[f"S{index + 1}"] = (values, index + 1)
-    return split_series(train, None, horizon, seasonality, "synthetic"), "synthetic (Mackey-Glass + seasonal)"
-
+LOSSES = ("mae", "smape")  # --loss: MAE weighted per window (layers.loss_weights), or M4's sMAPE
 
 # ------------------------------------------------------- model and loss settings
 
@@ -149,7 +85,7 @@ def parse_quantiles(text):
 
 
 def window_loss_scale(config):
-    """The per-window weight `zoo.forecast.loss_weights` applies: None (unweighted) for the scale-free sMAPE."""
+    """The per-window weight `tasks.forecasting.layers.loss_weights` applies: None (unweighted) for the scale-free sMAPE."""
     if config["loss"] not in LOSSES:
         raise ValueError(f"loss {config['loss']!r}: choose one of {LOSSES}.")
     if config["loss"] == "mae":
@@ -330,7 +266,7 @@ class ForecastingTask(Task):
         if quantiles:
             band = {"lower": forecasts[..., 0], "upper": forecasts[..., -1]}
             forecasts = forecasts[..., quantiles.index(0.5)]
-        return plots.forecast_figure(
+        return forecast_figure(
             histories, series.actuals[:count], forecasts, series.names[:count], context=7 * series.seasonality,
             title=f"{data.info['source']}: {self.name}-{config['cell']}", **band,
         )

@@ -14,7 +14,7 @@ Model: TextVectorization (fitted on train only, inside the model) → masked
 embedding → (bi)GRU/LSTM stack → mean+max pooling over words → softmax.
 With `--ngrams N` (default 3 on real text, imdb and csv; 0 on the synthetic corpus,
 which is built so that bags of words fail) a second branch reads the same text as
-a bag of 1..N-grams (`zoo.ngrams`: NB-weighted logistic regression). Each branch is
+a bag of 1..N-grams (`tasks.sentiment.ngrams`: NB-weighted logistic regression). Each branch is
 trained on its own loss, and the output `probabilities` is their mixture
 `w p_recurrent + (1 − w) p_ngrams`, with `w` fitted on the validation split.
 The model's outputs are then `{"probabilities", "recurrent", "ngrams"}`.
@@ -27,11 +27,17 @@ import numpy as np
 import tensorflow as tf
 from sklearn import metrics as sk_metrics
 
-from zoo import plots
-from zoo.builders import MaskedMeanMaxPooling, ProbabilityMixture, recurrent_stack, standardize_text
-from tasks._synthetic_reviews import synthetic_corpus
-from zoo.data import IMDB_CLASSES, imdb_is_available, load_imdb, load_labelled_csv
-from zoo.ngrams import NaiveBayesLogits, log_count_ratios
+from tasks.sentiment.data import (
+    IMDB_CLASSES,
+    imdb_is_available,
+    load_imdb,
+    load_labelled_csv,
+)
+from tasks.sentiment.figures import roc_calibration_figure
+from tasks.sentiment.layers import ProbabilityMixture, standardize_text
+from tasks.sentiment.ngrams import NaiveBayesLogits, log_count_ratios
+from tasks.sentiment.synthetic import synthetic_corpus
+from zoo.builders import MaskedMeanMaxPooling, recurrent_stack
 from zoo.hyperparameters import Hyperparameter, non_negative, rate, share, shared
 from zoo.task import Data, Task, register_task
 
@@ -279,7 +285,7 @@ class SentimentTask(Task):
         """ROC and calibration of the test predictions."""
         outputs, labels = _predict(model, data.test)
         probabilities = outputs["probabilities"] if config["ngrams"] else outputs
-        return plots.roc_calibration_figure(
+        return roc_calibration_figure(
             labels, probabilities, data.info["classes"], f"{data.info['source']} test set: {self.name}-{config['cell']}"
         )
 
