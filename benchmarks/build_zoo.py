@@ -142,7 +142,7 @@ def install(spec, staging_dir):
 
 
 def sentiment_facts(spec, config, data, metrics):
-    from evaluation.baselines import tfidf_logistic_regression
+    from tasks.sentiment.baselines import tfidf_logistic_regression
 
     texts, labels = zip(*data.train.unbatch().as_numpy_iterator())
     test_texts, test_labels = zip(*data.test.unbatch().as_numpy_iterator())
@@ -173,7 +173,7 @@ def sentiment_facts(spec, config, data, metrics):
             ("this model (mixture)", cards.format_metric(metrics["test_accuracy"])),
             (f"its Bi{cell} branch alone", cards.format_metric(metrics["test_accuracy_recurrent"])),
             ("its n-gram branch alone", cards.format_metric(metrics["test_accuracy_ngrams"])),
-            ("TF-IDF 1-2-grams + logistic regression (`evaluation.baselines`), same train split",
+            ("TF-IDF 1-2-grams + logistic regression (`tasks.sentiment.baselines`), same train split",
              cards.format_metric(tfidf)),
         ],
         "not_for": [

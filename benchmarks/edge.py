@@ -74,7 +74,7 @@ def interleaved(calls, rounds, per_round):
 
 
 def sentiment(saved, files, args):
-    from tasks.sentiment import edge_inputs
+    from tasks.sentiment.task import edge_inputs
 
     task, config, rebuilt = edge.rebuild(saved)
     models = {label: EdgeModel(path) for (label, _), path in files.items()}

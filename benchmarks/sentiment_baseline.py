@@ -17,7 +17,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from evaluation.baselines import tfidf_logistic_regression
+from tasks.sentiment.baselines import tfidf_logistic_regression
 from tasks.sentiment.data import load_imdb, load_labelled_csv
 from tasks.sentiment.synthetic import synthetic_corpus
 from zoo.task import get_task

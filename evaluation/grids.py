@@ -165,13 +165,6 @@ def find_spec(name):
     return next(spec for grid in GRIDS.values() for spec in grid.tasks if spec.name == name)
 
 
-# What a comparison on the user's data reports per task: (metric, higher is better, the
-# target whose first epoch counts as "epochs to target").
-TASK_METRICS = {
-    "sentiment": ("test_accuracy", True, ("val_accuracy", 0.8)),
-    "forecasting": ("owa", False, ("val_loss", 0.0)),  # no common threshold: the column stays empty
-    "ctc_speech": ("cer", False, ("val_cer", 0.1)),
-}
 CUSTOM_CELLS = ("gru", "lstm", "rnn")
 
 
@@ -180,13 +173,18 @@ BUDGET_EPOCHS = 1000  # the epoch cap of a run with a time budget (early stoppin
 
 def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=None, budget_minutes=None):
     """A grid of one task on the user's data (`evaluate.py --task T --data SOURCE --data-dir DIR`):
-    the task's loader for `data`, its defaults (with `overrides`), `cells` at equal units and
-    `seeds` seeds, the task's baselines, and no probes (they use no data). `budget_minutes`:
-    every run trains that long (up to `BUDGET_EPOCHS`, or the epochs in `overrides`)."""
+    the task's loader for `data`, its defaults with its `comparison` overrides (and `overrides`),
+    `cells` at equal units and `seeds` seeds, scored on the task's headline `metric` beside its
+    baselines, and no probes (they use no data). `budget_minutes`: every run trains that long (up
+    to `BUDGET_EPOCHS`, or the epochs in `overrides`). Any registered task can be compared."""
     from zoo.builders import SEQUENCE_MODELS
+    from zoo.task import get_task, list_tasks
 
-    if task not in TASK_METRICS:
-        raise ValueError(f"--task {task}: choose one of {sorted(TASK_METRICS)}.")
+    if task not in list_tasks():
+        raise ValueError(f"--task {task}: choose one of {list_tasks()}.")
+    registered = get_task(task)
+    if registered.metric is None:
+        raise ValueError(f"--task {task}: the task declares no headline metric (Task.metric) to compare cells on.")
     unknown = [cell for cell in cells if cell not in SEQUENCE_MODELS]
     if unknown:
         raise ValueError(f"--cells: {', '.join(unknown)} is not a cell; choose from {list(SEQUENCE_MODELS)}.")
@@ -196,14 +194,13 @@ def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=Non
         from zoo.training import check_time_budget
 
         check_time_budget(60 * budget_minutes)
-    metric, higher, target = TASK_METRICS[task]
-    # Sentiment compares the recurrent models themselves, as the named grids do: with the
-    # n-gram branch on (the task's default on real text) the mixture can leave them out.
-    defaults = {"ngrams": 0} if task == "sentiment" else {}
+    metric = registered.metric
+    defaults = dict(registered.comparison)
     if budget_minutes:
         defaults["epochs"] = BUDGET_EPOCHS
     spec = TaskSpec(f"{task}-{data}", task, {"data": data, "data_dir": data_dir, **defaults, **(overrides or {})},
-                    metric, higher, target, time_budget=budget_minutes and 60 * budget_minutes)
+                    metric.name, metric.higher_is_better, metric.target or ("", None),
+                    time_budget=budget_minutes and 60 * budget_minutes)
     CUSTOM_SPECS[spec.name] = spec
     return Grid(tasks=[spec], cells=list(cells), seeds=list(range(seeds)), probe_cells=[], probe_lengths=[],
                 probe_steps=0, latency_lengths=(), matched="gru" in cells and "lstm" in cells)

@@ -4,7 +4,7 @@ Every task run goes through `zoo.training.fit` (the loop `train.py` uses) with t
 grid's overrides of the task's defaults and no export. Besides the cells at equal
 units, each grid has a parameter-matched GRU (`gru_matched`: more units, so its
 parameter count equals the LSTM's, as Chung et al. 2014 compared them), the tasks'
-baselines (TF-IDF + logistic regression; sNaive, Naive2), the long-range probes of
+baselines (`Task.baseline`: TF-IDF + logistic regression; sNaive, Naive2), the long-range probes of
 `evaluation.probes`, and latency rows (whole sequence vs one streaming step).
 """
 
@@ -151,35 +151,14 @@ def run_task(spec, cell, seed, data_dir, run_dir, units=None, label=None, tuned=
 # ------------------------------------------------------------------ baselines
 
 
-def texts_and_labels(dataset):
-    # (a model with the n-gram branch labels each of its outputs: the same class id)
-    texts, labels = zip(*((t.decode("utf-8"), int(y["probabilities"] if isinstance(y, dict) else y))
-                          for t, y in dataset.unbatch().as_numpy_iterator()))
-    return texts, labels
-
-
 def run_baseline(spec, method, data_dir):
-    """TF-IDF + logistic regression for sentiment; sNaive/Naive2 for forecasting."""
+    """One of the task's baselines (`Task.baseline`) on the spec's data (its training split cut
+    as the spec cuts it)."""
     task, config = run_config(spec, "gru", 0, data_dir)
     start = time.perf_counter()
-    if spec.task == "sentiment":
-        from evaluation import baselines
-
-        size = spec.overrides.get("train_subset")
-        data = cut_training_split(task, config, size) if size else task.build_inputs(config)
-        texts, labels = texts_and_labels(data.train)
-        test_texts, test_labels = texts_and_labels(data.test)
-        classifier = baselines.tfidf_logistic_regression().fit(texts, labels)
-        value = float(classifier.score(test_texts, test_labels))
-        parameters, extra = baselines.parameter_count(classifier), {}
-    else:
-        from tasks.forecasting import m4
-
-        series = task.build_inputs(config).reference
-        naive = m4.benchmark_forecasts("Naive", series.insamples, series.horizon, series.seasonality)
-        scores = m4.forecast_scores(series, naive)[{"snaive": "sNaive", "naive2": "Naive2"}[method]]
-        value, parameters = scores["owa"], 0
-        extra = {"smape": scores["smape"], "mase": scores["mase"]}
+    size = spec.overrides.get("train_subset")
+    data = cut_training_split(task, config, size) if size else task.build_inputs(config)
+    value, parameters, extra = task.baseline(method, config, data)
     return {
         "kind": "baseline", "task": spec.name, "data": config["data"], "cell": method, "seed": "",
         "parameters": parameters, "metric": spec.metric, "value": value,
@@ -263,6 +242,8 @@ def run_latency(grid, cell, length):
 
 def plan(grid, data_dir):
     """(run id, function of (run_dir, results_dir) returning the row) for every run, in order."""
+    from zoo.task import get_task
+
     runs = []
     for spec in grid.tasks:
         for seed in grid.seeds:
@@ -272,8 +253,7 @@ def plan(grid, data_dir):
             if grid.matched:
                 runs.append((f"{spec.name}/gru_matched/{seed}", lambda run_dir, _, s=spec, d=seed: run_task(
                     s, "gru", d, data_dir, run_dir, units=matched_units(s.name, data_dir), label="gru_matched")))
-        methods = {"sentiment": ["tfidf_logreg"], "forecasting": ["snaive", "naive2"]}.get(spec.task, [])
-        for method in methods:
+        for method in get_task(spec.task).baseline_methods:
             runs.append((f"{spec.name}/{method}", lambda *_, s=spec, m=method: run_baseline(s, m, data_dir)))
     for probe in ("adding", "copy"):
         for label, cell, forget_bias in grid.probe_variants():

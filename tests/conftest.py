@@ -42,14 +42,17 @@ def rng():
 # For tests/test_serving_*.py, test_serve.py and test_loading.py; zoo and TensorFlow
 # are imported where used, so other tests do not wait for them.
 
-# Tiny configs, one line per task: every serving test runs on each of them.
-# fmt: off
-SERVING_TASKS = {
-    "sentiment": dict(data="synthetic", synthetic_train_size=40, synthetic_test_size=8, vocabulary_size=50, sequence_length=12, embedding_dim=4, units=4, batch_size=8, ngrams=2),  # noqa: E501
-    "forecasting": dict(data="synthetic", synthetic_series=4, horizon=6, seasonality=4, input_window=12, units=4, num_layers=1, batch_size=8, quantiles="0.1,0.5,0.9"),  # noqa: E501
-    "ctc_speech": dict(data="synthetic", train_utterances=8, validation_utterances=4, test_utterances=4, units=8, num_layers=1, conv_filters=8, num_mel_bins=16, subsampling=2, bidirectional=False, batch_size=4),  # noqa: E501
-}
-# fmt: on
+
+
+def _registered_tiny_configs():
+    """{task name: its `tiny` overrides} of every task the registry finds (the zoo's and installed ones)."""
+    import zoo.task
+
+    return {name: dict(zoo.task.get_task(name).tiny) for name in zoo.task.list_tasks()}
+
+
+# Every serving test runs on each registered task, at its tiny settings (`Task.tiny`).
+SERVING_TASKS = _registered_tiny_configs()
 
 
 @dataclasses.dataclass

@@ -53,3 +53,20 @@ def test_standardized_vocabularies_survive_a_keras_file_round_trip(tmp_path):
     keras.Model(text, vectorizer(text)).save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")  # U+0085 in a term made this fail
     np.testing.assert_array_equal(loaded(texts), vectorizer(texts))
+
+
+def test_the_cell_names_flags_are_checked_against_are_the_cells_and_encoders_built():
+    from zoo import cell_names
+    from zoo.builders import ENCODERS
+
+    assert set(cell_names.RECURRENT_CELLS) == set(CELLS)
+    assert set(cell_names.GREFF_CELLS) == set(GREFF_CELLS)
+    assert set(cell_names.ENCODER_NAMES) == set(ENCODERS)
+
+
+def test_the_hyperparameter_tables_and_the_task_contract_do_not_import_keras():
+    import subprocess
+    import sys
+
+    check = "import sys, zoo.hyperparameters, zoo.task; assert 'keras' not in sys.modules, 'imported keras'"
+    subprocess.run([sys.executable, "-c", check], check=True)

@@ -210,7 +210,7 @@ def test_synthetic_voices_alone_train_and_validate_and_every_real_take_tests(tmp
 
 
 def test_synthetic_voices_validate_in_their_share_with_voices_they_never_trained_on(tmp_path, monkeypatch):
-    import tasks.ctc_speech as ctc_speech
+    import tasks.ctc_speech.splits as ctc_speech
 
     mixes, mixed = [], ctc_speech.MixedSpeakers
     monkeypatch.setattr(ctc_speech, "MixedSpeakers", lambda *args: mixes.append(args) or mixed(*args))

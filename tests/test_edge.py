@@ -58,7 +58,7 @@ def test_forecasting_files_forecast_as_the_saved_model(converted):
 
 
 def test_sentiment_files_take_token_ids_and_classify_as_the_saved_model(converted):
-    from tasks.sentiment import edge_inputs
+    from tasks.sentiment.task import edge_inputs
 
     saved, path = converted["sentiment"]
     task, config, rebuilt = edge.rebuild(saved)

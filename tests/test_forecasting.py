@@ -9,7 +9,8 @@ import tensorflow as tf
 
 import train
 import zoo
-from tasks import forecasting
+from tasks.forecasting import data as series_data
+from tasks.forecasting import task as forecasting
 from tasks.forecasting import m4
 from tasks.forecasting.layers import PinballLoss, last_values
 from zoo.task import get_task, resolve_config
@@ -27,7 +28,7 @@ def write(path, text):
 def test_csv_folder_without_test_file_holds_out_the_last_horizon(tmp_path):
     write(tmp_path / "train.csv", "A," + ",".join(str(v) for v in range(30)) + "\n")
     config = resolve_config(TASK, data="csv", data_dir=str(tmp_path), horizon=5, seasonality=1)
-    series, _ = forecasting.load_csv(config)
+    series, _ = series_data.load_csv(config)
     np.testing.assert_array_equal(series.actuals, [[25, 26, 27, 28, 29]])
     assert len(series.insamples[0]) == 25
 
@@ -36,15 +37,15 @@ def test_long_csv_file_is_read_with_the_default_columns(tmp_path):
     rows = "".join(f"{name},{t},{value * (t + 1)}\n" for name, value in (("A", 1), ("B", 10)) for t in range(8))
     path = write(tmp_path / "series.csv", "id,timestamp,value\n" + rows)
     config = resolve_config(TASK, data="csv", data_dir=str(path), horizon=2, seasonality=1)
-    series, description = forecasting.load_csv(config)
+    series, description = series_data.load_csv(config)
     assert series.names == ["A", "B"] and description == f"CSV {path}"
     np.testing.assert_array_equal(series.actuals, [[7, 8], [70, 80]])
 
 
 def test_synthetic_series_are_deterministic_positive_and_long_enough():
     config = resolve_config(TASK, synthetic_series=6)
-    first, _ = forecasting.load_synthetic(config)
-    second, _ = forecasting.load_synthetic(config)
+    first, _ = series_data.load_synthetic(config)
+    second, _ = series_data.load_synthetic(config)
     for a, b in zip(first.insamples, second.insamples):
         np.testing.assert_array_equal(a, b)
     assert all(len(v) > 3 * 48 and np.all(v > 0) for v in first.insamples)

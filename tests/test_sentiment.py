@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import zoo.task
-from tasks import sentiment
+from tasks.sentiment import task as sentiment
 
 
 

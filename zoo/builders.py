@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from zoo import cell_names
 from zoo.encoders import ConvEncoder, TransformerEncoder
 from zoo.layers import GRU, LSTM
 from zoo.layers.lstm import GREFF_VARIANTS
@@ -32,7 +33,7 @@ CELLS.update(
 # The non-recurrent encoders `--cell` also takes (`zoo.encoders`): the attention and
 # convolution baselines, stacked by `recurrent_stack` like the cells.
 ENCODERS = {"transformer": TransformerEncoder, "cnn": ConvEncoder}
-SEQUENCE_MODELS = tuple(sorted({**CELLS, **ENCODERS}))  # every `--cell` name
+SEQUENCE_MODELS = cell_names.SEQUENCE_MODELS  # every `--cell` name: those of CELLS and ENCODERS
 
 
 def recurrent_layer(cell, units, **kwargs):

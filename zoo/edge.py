@@ -63,6 +63,7 @@ from tensorflow.python.framework.convert_to_constants import (
 from zoo import cards, loading
 from zoo import task as tasks
 from zoo.export import METADATA_FILE, read_warmup_requests, refresh_manifest_entry
+from zoo.cell_names import KERAS_BUILTIN_CELLS
 from zoo.layers import unrolled_loops
 from zoo.layers.recurrent import FusedRNN
 from zoo.training import copy_weights
@@ -85,9 +86,9 @@ class EdgeError(ValueError):
 
 def check_config(task, config, formats):
     """EdgeError, before any training, for a configuration with no on-device form."""
-    if config.get("cell") in ("keras_gru", "keras_lstm"):
+    if config.get("cell") in KERAS_BUILTIN_CELLS:
         raise EdgeError(f"--formats {' '.join(formats)}: --cell {config['cell']} is Keras's built-in layer (its "
-                        "cuDNN kernel has no LiteRT or ONNX form here); use --cell gru or lstm.")
+                        "loop and cuDNN kernel have no LiteRT or ONNX form here); use --cell gru or lstm.")
     reason = task.edge_unavailable(config)
     if reason:
         raise EdgeError(f"--formats {' '.join(formats)}: {reason}")

@@ -14,7 +14,7 @@ import argparse
 import dataclasses
 import math
 
-from zoo.builders import SEQUENCE_MODELS
+from zoo.cell_names import SEQUENCE_MODELS
 
 REQUIRED = object()  # a shared hyperparameter whose default each task must give
 

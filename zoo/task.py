@@ -31,6 +31,15 @@ ENTRY_POINT_GROUP = "zoo.tasks"
 TASKS = {}  # task name -> Task instance, filled by @register_task
 
 
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A task's headline test metric: what the harness compares cells on and a card leads with."""
+
+    name: str  # its key in the task's test metrics (metrics.json), e.g. "test_accuracy"
+    higher_is_better: bool
+    target: tuple = None  # (history key, threshold): "epochs to target" is the first epoch reaching it
+
+
 @dataclasses.dataclass
 class Data:
     """A task's data: batched `(inputs, targets)` datasets and what they are."""
@@ -44,10 +53,18 @@ class Data:
 
 
 class Task:
-    """Base class; subclasses set `name` and `hyperparameters` and override the `build_*` methods."""
+    """Base class; subclasses set `name`, `hyperparameters` and `metric` and override the `build_*` methods.
+
+    What generic code (training, the harness, loading, export, the tests) needs to know of a
+    task it asks the task, never its name: the class attributes below and the methods after.
+    """
 
     name = None
     hyperparameters = ()  # the task's table of `zoo.hyperparameters.Hyperparameter` rows
+    metric = None  # the headline `Metric`
+    tiny = {}  # overrides of the defaults for a tiny run on offline data (seconds): tests, smoke runs
+    comparison = {}  # overrides of the defaults when `evaluate.py --task` compares cells on the user's data
+    baseline_methods = ()  # the methods `baseline` knows, in the order the harness reports them
 
     @property
     def defaults(self):
@@ -90,6 +107,11 @@ class Task:
     def evaluate(self, model, data, config):
         """Test metrics as a flat dict with plain keys (`test_accuracy`, ...)."""
         raise NotImplementedError
+
+    def baseline(self, method, config, data):
+        """`(value of the headline metric, parameters, {other measures})` of one of `baseline_methods`
+        fitted on `data`'s training split and scored on its test split (evaluate.py's baseline rows)."""
+        raise ValueError(f"task {self.name!r} has no baseline {method!r}; it has {list(self.baseline_methods)}.")
 
     def figure(self, model, data, config):
         """A matplotlib Figure of the trained model on test data (`zoo.plots`), or None."""

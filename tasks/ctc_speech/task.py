@@ -90,7 +90,7 @@ from tasks.ctc_speech.utterances import DIGITS, SAMPLE_RATE, TTS_ENGINES
 from zoo.builders import ENCODERS, recurrent_stack
 from zoo.guards import check, check_rows
 from zoo.hyperparameters import Hyperparameter, fraction, non_negative, share, shared
-from zoo.task import Data, Task, register_task
+from zoo.task import Data, Metric, Task, register_task
 
 EDGE_CHUNK_FRAMES = 1  # output frames per on-device step: 40 ms of audio, the real-time unit
 
@@ -105,6 +105,9 @@ SERVING_INPUTS = [
 @register_task
 class CtcSpeechTask(Task):
     name = "ctc_speech"
+    metric = Metric("cer", higher_is_better=False, target=("val_cer", 0.1))
+    tiny = dict(data="synthetic", train_utterances=8, validation_utterances=4, test_utterances=4, units=8,
+                num_layers=1, conv_filters=8, num_mel_bins=16, subsampling=2, bidirectional=False, batch_size=4)
     hyperparameters = shared(
         # Fresh utterances every epoch leave little to overfit, and the validation loss
         # jumps from epoch to epoch: train every epoch (patience 30), keep the best one's weights.

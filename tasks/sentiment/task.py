@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn import metrics as sk_metrics
 
+from tasks.sentiment.baselines import tfidf_accuracy
 from tasks.sentiment.data import (
     IMDB_CLASSES,
     imdb_is_available,
@@ -39,7 +40,7 @@ from tasks.sentiment.ngrams import NaiveBayesLogits, log_count_ratios
 from tasks.sentiment.synthetic import synthetic_corpus
 from zoo.builders import MaskedMeanMaxPooling, recurrent_stack
 from zoo.hyperparameters import Hyperparameter, non_negative, rate, share, shared
-from zoo.task import Data, Task, register_task
+from zoo.task import Data, Metric, Task, register_task
 
 # ----------------------------------------------------------------------- data
 
@@ -52,6 +53,13 @@ NGRAMS_ON_TEXT = 3  # the n-gram branch's default on real text
 @register_task
 class SentimentTask(Task):
     name = "sentiment"
+    metric = Metric("test_accuracy", higher_is_better=True, target=("val_accuracy", 0.8))
+    tiny = dict(data="synthetic", synthetic_train_size=40, synthetic_test_size=8, vocabulary_size=50,
+                sequence_length=12, embedding_dim=4, units=4, batch_size=8, ngrams=2)
+    # Cells are compared on the recurrent model itself: with the n-gram branch on (the default on
+    # real text) the mixture can leave the recurrent one out.
+    comparison = {"ngrams": 0}
+    baseline_methods = ("tfidf_logreg",)
     hyperparameters = shared(
         epochs=4, batch_size=64, learning_rate=2e-3, units=64, num_layers=1, bidirectional=True,
         dropout=0.4, patience=2,
@@ -280,6 +288,13 @@ class SentimentTask(Task):
             metrics[f"test_accuracy_{branch}"] = float(np.mean(outputs[branch].argmax(-1) == labels))
         metrics["mixture_weight_recurrent"] = float(model.get_layer("mixture").weight.numpy())
         return metrics
+
+    def baseline(self, method, config, data):
+        """TF-IDF 1-2-grams + logistic regression (`baselines`), on the same splits."""
+        if method != "tfidf_logreg":
+            return super().baseline(method, config, data)
+        accuracy, parameters = tfidf_accuracy(data)
+        return accuracy, parameters, {}
 
     def figure(self, model, data, config):
         """ROC and calibration of the test predictions."""
