@@ -36,7 +36,7 @@ from tasks.forecasting import m4  # noqa: E402
 from tasks.forecasting.layers import last_values, median_ensemble  # noqa: E402
 from zoo import cards, catalog, edge, plots  # noqa: E402
 from zoo.export import write_manifest, write_models_config  # noqa: E402
-from zoo.task import get_task  # noqa: E402
+from zoo.task import get_task, resolve_config, stored_config  # noqa: E402
 from zoo.training import Run, export  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def train(spec, seed, data_dir, work_dir):
 def ship(spec, members, data_dir, work_dir):
     """Exports `members` (run folders) as `saved_models/<name>/1` with its picture and card."""
     task = get_task(spec.task)
-    config = json.loads((members[0] / "config.json").read_text())
+    config = task.resolve(resolve_config(task, **stored_config(task, json.loads((members[0] / "config.json").read_text()))))
     data = task.build_inputs(config)
     models = [zoo.load(run_dir / "model.keras") for run_dir in members]
     if len(models) == 1:

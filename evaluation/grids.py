@@ -3,7 +3,7 @@
 A `TaskSpec` is a registry task with overrides of its defaults (each of the task's
 hyperparameter types); a `Grid` crosses its tasks with cells and seeds and adds the
 long-range probes. The named grids are `GRIDS`: smoke (for tests), quick, medium,
-greff and full; `custom_grid` makes one for the user's own data.
+greff, full and real; `custom_grid` makes one for the user's own data.
 """
 
 import dataclasses

@@ -28,7 +28,6 @@ from evaluation.latency import median_ms
 from zoo.builders import sequence_layer
 
 PROBES = ("adding", "copy")
-ADDING_BASELINE_MSE = 1.0 / 6.0  # variance of the sum of two U(0, 1) values
 ADDING_SOLVED_MSE = 0.01
 COPY_SOLVED_ACCURACY = 0.99
 COPY_SYMBOLS = 8  # symbols 1..8; 0 is blank, 9 the delimiter

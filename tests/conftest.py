@@ -283,3 +283,12 @@ def write_wav(path, samples, sample_rate, sample_width=2):
         writer.setsampwidth(sample_width)
         writer.setframerate(sample_rate)
         writer.writeframes(raw)
+
+
+def card_metrics(card_text):
+    """`{metric: text}` of a model card's "Test metrics" table (`zoo.cards.METRICS_HEADING`)."""
+    from zoo.cards import METRICS_HEADING
+
+    section = card_text.split(METRICS_HEADING, 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("| ").split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    return {name.strip("`"): value for name, value in rows[1:]}

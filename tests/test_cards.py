@@ -1,5 +1,6 @@
 """Model cards: metric formatting, the Markdown table, and a card rendered from an export."""
 
+from tests.conftest import card_metrics
 from zoo import cards, loading
 
 
@@ -29,7 +30,7 @@ def test_a_rendered_card_holds_the_exports_metrics_signatures_and_examples(tiny_
         "picture": "figure.png", "picture_caption": "forecasts", "examples": {"serving_default": {"history": [[1.0, 2.0]]}},
     }
     card = cards.render(model, facts)
-    assert cards.parse_metrics(card) == {"owa": "0.4396", "smape": "10.1890", "parameters": "210",
+    assert card_metrics(card) == {"owa": "0.4396", "smape": "10.1890", "parameters": "210",
                                          "train_seconds": "120.4"}
     assert card.startswith("# forecasting-tiny\n\nA tiny forecaster.")
     assert "| `history` | in | float32 | [batch, any] |" in card and "| `forecast` | out | float32 | [batch, 6] |" in card

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import zoo
-from tests.conftest import require_data, start_rest_server
+from tests.conftest import card_metrics, require_data, start_rest_server
 from zoo import cards, catalog
 from zoo.export import read_manifest, read_warmup_requests
 from zoo.serving.rest import row_request
@@ -46,7 +46,7 @@ def test_complete_loadable_by_name_and_answers_its_warmup_requests(name, loaded)
 def test_card_metrics_equal_the_exports_metadata(name, loaded):
     card = (catalog.SHIPPED_DIR / name / cards.CARD_FILE).read_text()
     metrics = loaded[name].metadata["test_metrics"]
-    assert cards.parse_metrics(card) == {key: cards.format_metric(value) for key, value in metrics.items()}
+    assert card_metrics(card) == {key: cards.format_metric(value) for key, value in metrics.items()}
     assert (catalog.SHIPPED_DIR / name / "figure.png").read_bytes()[:4] == b"\x89PNG"
     assert f'zoo.load("{name}")' in card
 

@@ -26,7 +26,7 @@ def grpc_served(tiny_exports):
     repository = ModelRepository(base, poll_seconds=60.0)
     repository.start()
     server, port = make_grpc_server(repository, "127.0.0.1", 0, max_request_bytes=2**20, threads=4,
-                                    max_batch_size=50)
+                                    max_request_rows=50)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     yield (
         tiny_exports,

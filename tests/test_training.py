@@ -9,7 +9,8 @@ import tensorflow as tf
 import zoo
 import zoo.task
 from zoo.export import versions
-from zoo.training import FIGURE_FILE, PARTIAL, copy_weights, export, finish, fit
+from zoo.loading import copy_weights
+from zoo.training import FIGURE_FILE, PARTIAL, export, finish, fit
 
 TINY = dict(data="synthetic", synthetic_train_size=64, synthetic_test_size=16, vocabulary_size=50,
             sequence_length=12, embedding_dim=4, units=4, epochs=1, batch_size=16)

@@ -30,13 +30,6 @@ def markdown_table(header, rows):
     return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
 
 
-def parse_metrics(card_text):
-    """`{metric: text}` of a card's "Test metrics" table."""
-    section = card_text.split(METRICS_HEADING, 1)[1].split("\n## ", 1)[0]
-    rows = [line.strip("| ").split(" | ") for line in section.splitlines() if line.startswith("| ")]
-    return {name.strip("`"): value for name, value in rows[1:]}
-
-
 def seed_text(seeds):
     return f"seeds {seeds}" if "," in str(seeds) else f"seed {seeds}"
 

@@ -56,17 +56,13 @@ import tempfile
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import (
-    convert_variables_to_constants_v2,
-)
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from zoo import cards, loading
-from zoo import task as tasks
-from zoo.export import METADATA_FILE, read_warmup_requests, refresh_manifest_entry
 from zoo.cell_names import KERAS_BUILTIN_CELLS
+from zoo.export import METADATA_FILE, read_warmup_requests, refresh_manifest_entry
 from zoo.layers import unrolled_loops
 from zoo.layers.recurrent import FusedRNN
-from zoo.training import copy_weights
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
 FORMAT_NAMES = {"litert": "LiteRT", "onnx": "ONNX"}
@@ -95,18 +91,15 @@ def check_config(task, config, formats):
 
 
 def rebuild(saved, formats=("litert", "onnx")):
-    """(task, config, Keras model) equal to the SavedModel `saved`: the task's model of its config,
-    dropout off, the SavedModel's weights copied in."""
-    task = tasks.get_task(saved.metadata.get("task"))
+    """(task, config, Keras model) equal to the SavedModel `saved` (`zoo.loading.rebuild`), dropout off."""
     if saved.metadata.get("test_metrics", {}).get("members"):
         raise EdgeError(
             f"{saved.name}: an ensemble of {saved.metadata['test_metrics']['members']} models in one SavedModel; "
             "LiteRT/ONNX conversion takes one model (convert a member's own export)."
         )
-    config = {key: (0.0 if "dropout" in key and isinstance(value, float) else value)
-              for key, value in saved.metadata.get("config", {}).items()}
-    model = task.build_model(config, None, parent=saved)
-    copy_weights(saved, model)
+    dropout_off = {key: 0.0 for key, value in saved.metadata.get("config", {}).items()
+                   if "dropout" in key and isinstance(value, float)}
+    task, config, model = loading.rebuild(saved, **dropout_off)
     for layer in model._flatten_layers():
         if isinstance(layer, keras.layers.RNN) and not isinstance(layer, FusedRNN):
             raise EdgeError(

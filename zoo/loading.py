@@ -59,6 +59,55 @@ def load(path):
     return SavedModel(path)
 
 
+def copy_weights(parent, model):
+    """Assigns `parent`'s exported variables to `model`'s weights of the same layer path (e.g.
+    `embedding/embeddings`; a path may lack its outer layers' prefix, as after a .keras round
+    trip a Bidirectional's inner layers do). Every trainable weight of `model` must find one,
+    of its shape; ValueError naming the first misfits otherwise."""
+    theirs = {variable.name.removesuffix(":0"): variable for variable in parent.variables()}
+
+    def match(path):
+        found = [name for name in theirs if name == path or path.endswith("/" + name) or name.endswith("/" + path)]
+        return theirs[found[0]] if len(found) == 1 else None
+
+    pairs = [(weight, match(weight.path)) for weight in model.weights]
+    misfits = [
+        f"{weight.path} {tuple(weight.shape)} (parent: {tuple(value.shape) if value is not None else 'none'})"
+        for weight, value in pairs
+        if (weight.trainable or value is not None) and (value is None or tuple(value.shape) != tuple(weight.shape))
+    ]
+    if misfits:
+        raise ValueError(
+            f"--init-from {parent.path}: its weights do not fit this model: {'; '.join(misfits[:3])}"
+            f"{f' and {len(misfits) - 3} more' if len(misfits) > 3 else ''}. Leave the architecture "
+            "flags (--units, --num-layers, ...) at the parent's values."
+        )
+    for weight, value in pairs:
+        if value is not None:
+            weight.assign(value)
+
+
+def build_from_parent(task, config, data, parent):
+    """`task`'s model of `config` (and `data`, or None) that takes `parent`'s fitted preprocessing
+    (`Task.build_model(..., parent=)`) and weights (`copy_weights`): how `--init-from` starts a
+    run and how `rebuild` brings an export back."""
+    model = task.build_model(config, data, parent=parent)
+    copy_weights(parent, model)
+    return model
+
+
+def rebuild(saved, **overrides):
+    """(task, config, Keras model) equal to the SavedModel `saved`: its task's model of its stored
+    config, resolved through the task's table (`zoo.task.stored_config`: defaults for what was added
+    since, the data-dependent entries filled) with `overrides`, its weights copied in."""
+    from zoo.task import get_task, resolve_config, stored_config
+
+    found = get_task(saved.metadata.get("task"))
+    config = found.resolve(resolve_config(found, **{**stored_config(found, saved.metadata.get("config", {})),
+                                                    **overrides}))
+    return found, config, build_from_parent(found, config, None, saved)
+
+
 def is_model_name(path):
     """A bare name (no folder, no suffix) that is not a folder here: looked up by name."""
     return len(path.parts) == 1 and not path.suffix and not path.exists()
@@ -96,7 +145,7 @@ class SavedModel:
 
     def variables(self):
         """The exported variables (Keras's ExportArchive keeps them as `_all_variables`), named
-        by their layer paths; see `zoo.training.copy_weights`."""
+        by their layer paths; see `copy_weights`."""
         return list(self._loaded._all_variables)
 
     def vocabularies(self):

@@ -23,7 +23,7 @@ from zoo import catalog
 from zoo.serving import ModelRepository, make_grpc_server, make_server
 from zoo.serving.repository import POLL_SECONDS
 from zoo.serving.batching import BatchingParameters, RequestBatcher
-from zoo.serving.signatures import DEFAULT_MAX_BATCH_SIZE
+from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS
 from zoo.serving.rest import DEFAULT_HOST, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PORT, DEFAULT_THREADS
 
 
@@ -59,10 +59,10 @@ def main(argv=None):
         help=f"larger request bodies get 413 (default {DEFAULT_MAX_REQUEST_BYTES})",
     )
     parser.add_argument(
-        "--max-batch-size",
+        "--max-batch-size", dest="max_request_rows",
         type=int,
-        default=DEFAULT_MAX_BATCH_SIZE,
-        help=f"rows one request may carry; more get 413 (default {DEFAULT_MAX_BATCH_SIZE})",
+        default=DEFAULT_MAX_REQUEST_ROWS,
+        help=f"rows one request may carry; more get 413 (default {DEFAULT_MAX_REQUEST_ROWS})",
     )
     parser.add_argument(
         "--enable-batching", action="store_true",
@@ -109,7 +109,7 @@ def main(argv=None):
     repository.start()
     try:
         server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads,
-                             args.max_batch_size, batcher)
+                             args.max_request_rows, batcher)
     except OSError as error:  # the port is taken, or the address is not this machine's
         repository.stop()
         sys.exit(f"zoo serve: cannot serve REST on {args.host}:{args.port} ({error.strerror or error}); "
@@ -118,7 +118,7 @@ def main(argv=None):
     if args.grpc_port is not None:
         try:
             grpc_server, grpc_port = make_grpc_server(
-                repository, args.host, args.grpc_port, args.max_request_bytes, args.threads, args.max_batch_size,
+                repository, args.host, args.grpc_port, args.max_request_bytes, args.threads, args.max_request_rows,
                 batcher,
             )
         except OSError as error:

@@ -198,6 +198,14 @@ def resolve_config(task, **overrides):
     return hyperparameters.resolve(task.hyperparameters, f"task {task.name!r}", **overrides)
 
 
+def stored_config(task, stored):
+    """The entries of a stored config (a run's config.json, an export's metadata) that `task`'s table
+    still has: what `resolve_config` takes to bring it to today's table (the defaults of hyperparameters
+    added since, each value checked), so no task needs `config.get(name, default)`."""
+    names = {row.name for row in task.hyperparameters}
+    return {name: value for name, value in stored.items() if name in names}
+
+
 def create_model(name, cell="gru", data=None, **overrides):
     """`create_model("sentiment", cell="lstm")`: the task's model, uncompiled.
 

@@ -11,7 +11,7 @@ finished run folder is always complete. `config.json` holds the resolved
 hyperparameters; `run.json` the run's options (where it wrote, verbosity, resume).
 
 A run can start from an exported model of the same task (`fit(init_from=...)`,
-train.py's `--init-from`: `load_parent`, `parent_hyperparameters`, `copy_weights`,
+train.py's `--init-from`: `load_parent`, `parent_hyperparameters`, `zoo.loading.build_from_parent`,
 and a card naming the parent) or continue an unfinished run with its own settings
 (`resumed_hyperparameters`).
 """
@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from zoo import cards, catalog, distribute, loading, plots
 from zoo.export import export_saved_model
+from zoo.task import stored_config
 
 PARTIAL = ".partial"
 FIGURE_FILE = "figure.png"  # the task's picture of the trained model on test data
@@ -122,15 +123,8 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
     seconds of training after which it stops (`TimeBudget`; `config["epochs"]` stays the cap).
     """
     keras.utils.set_random_seed(config["seed"])
-    if isinstance(strategy, str):
-        strategy = distribute.make_strategy(strategy)
-    replicas = strategy.num_replicas_in_sync
-    if config["batch_size"] % replicas:
-        raise ValueError(
-            f"--batch-size {config['batch_size']} is the global batch and must split evenly among the "
-            f"{replicas} replicas: try {config['batch_size'] // replicas * replicas or replicas}."
-        )
-    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    strategy = distribute.make_strategy(strategy) if isinstance(strategy, str) else strategy
+    check_global_batch(config, strategy.num_replicas_in_sync)
     note = distribute.check_precision(mixed_precision)
     if note:
         print(note, flush=True)
@@ -138,12 +132,40 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
         data = task.build_inputs(config)
     config = task.resolve(config, data)
     print(data.description, flush=True)
+    model = build_compiled_model(task, config, data, init_from, strategy, mixed_precision)
+    parameters = int(model.count_params())
+    print_model_line(task, config, parameters, strategy.num_replicas_in_sync, mixed_precision)
+    run_dir = pathlib.Path(resume) if resume else new_run_dir(output_dir, task.name, config["cell"])
+    write_run_settings(run_dir, task, config, strategy, mixed_precision, output_dir=str(output_dir),
+                       resume=str(resume) if resume else None, verbose=verbose)
+    start = time.perf_counter()
+    model, history = train(task, config, data, model, run_dir, strategy, mixed_precision, verbose, time_budget)
+    train_seconds = time.perf_counter() - start
+    metrics = test(task, config, data, model)
+    metrics.update(parameters=parameters, train_seconds=round(train_seconds, 1),
+                   epochs_trained=history.epoch[-1] + 1 if history.epoch else 0)  # counts a resumed run's first part
+    record(task, config, data, model, history, metrics, run_dir)
+    parent = {"name": init_from.name, "version": init_from.version} if init_from else None
+    return Run(task, config, model, data, history.history, metrics, run_dir, parent)
+
+
+def check_global_batch(config, replicas):
+    """ValueError unless the global batch splits evenly among the replicas."""
+    if config["batch_size"] % replicas:
+        raise ValueError(
+            f"--batch-size {config['batch_size']} is the global batch and must split evenly among the "
+            f"{replicas} replicas: try {config['batch_size'] // replicas * replicas or replicas}."
+        )
+
+
+def build_compiled_model(task, config, data, init_from, strategy, mixed_precision):
+    """The task's model (from `init_from`'s weights when given), compiled with the task's losses and
+    metrics and the cosine-decayed Adam, in the strategy's scope and the precision policy."""
     with distribute.precision(mixed_precision), strategy.scope():
         if init_from is None:
             model = task.build_model(config, data)
         else:
-            model = task.build_model(config, data, parent=init_from)
-            copy_weights(init_from, model)
+            model = loading.build_from_parent(task, config, data, init_from)
             print(f"initialised from {init_from.path}", flush=True)
         steps_per_epoch = int(data.train.cardinality())
         model.compile(
@@ -151,20 +173,29 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
             loss=task.build_losses(config),
             metrics=task.build_metrics(config),
         )
-    parameters = int(model.count_params())
+    return model
+
+
+def print_model_line(task, config, parameters, replicas, mixed_precision):
     print(f"{task.name}-{config['cell']}: {parameters:,} parameters"
           + (f"; {replicas} replicas, {config['batch_size'] // replicas} rows each per step" if replicas > 1 else "")
           + (f"; {mixed_precision}" if mixed_precision else ""), flush=True)
 
-    run_dir = pathlib.Path(resume) if resume else new_run_dir(output_dir, task.name, config["cell"])
+
+def write_run_settings(run_dir, task, config, strategy, mixed_precision, **options):
+    """config.json (the resolved hyperparameters) and run.json (the run's options) in a new or resumed run folder."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(config, indent=2))
-    run_options = {"task": task.name, "output_dir": str(output_dir), "resume": str(resume) if resume else None,
-                   "verbose": verbose, "strategy": type(strategy).__name__, "replicas": replicas,
-                   "mixed_precision": mixed_precision}
+    run_options = {"task": task.name, "output_dir": options["output_dir"], "resume": options["resume"],
+                   "verbose": options["verbose"], "strategy": type(strategy).__name__,
+                   "replicas": strategy.num_replicas_in_sync, "mixed_precision": mixed_precision}
     (run_dir / "run.json").write_text(json.dumps(run_options, indent=2))
+
+
+def training_callbacks(task, config, run_dir, multi_worker, time_budget):
+    """Backup for --resume, TensorBoard, the best checkpoint, early stopping, NaN stop, the time budget."""
     monitor, mode = task.monitor(config)
-    callbacks = [
+    return [
         # Several machines: only the chief restores; the others take its state (fit_in_loop).
         *([keras.callbacks.BackupAndRestore(str(run_dir / "backup"))] if not multi_worker or distribute.is_chief()
           else []),
@@ -178,7 +209,13 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
         keras.callbacks.TerminateOnNaN(),
         *([TimeBudget(time_budget)] if time_budget is not None else []),
     ]
-    start = time.perf_counter()
+
+
+def train(task, config, data, model, run_dir, strategy, mixed_precision, verbose, time_budget):
+    """(trained model, Keras History): Keras's fit, or the custom loop on several machines; a
+    diverged run is a FloatingPointError (the run folder kept, nothing exported)."""
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    callbacks = training_callbacks(task, config, run_dir, multi_worker, time_budget)
     if multi_worker:  # Keras's fit fails there (keras-team/keras#20585): the custom loop
         history = distribute.fit_in_loop(model, strategy, data.train, data.validation, config["epochs"],
                                          callbacks, verbose)
@@ -192,21 +229,23 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
             verbose=verbose,
             shuffle=False,  # the task's dataset shuffles itself
         )
-    train_seconds = time.perf_counter() - start
     losses = history.history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
         raise FloatingPointError(
             f"training diverged (loss {losses[-1]}); the run is kept in {run_dir} "
             "and nothing was exported. Try a lower --learning-rate."
         )
+    return model, history
 
+
+def test(task, config, data, model):
+    """The task's test metrics, after what it fits on the validation split (`Task.calibrate`)."""
     task.calibrate(model, data, config)
-    metrics = task.evaluate(model, data, config)
-    metrics.update(
-        parameters=parameters,
-        train_seconds=round(train_seconds, 1),
-        epochs_trained=history.epoch[-1] + 1 if history.epoch else 0,  # counts a resumed run's first part
-    )
+    return task.evaluate(model, data, config)
+
+
+def record(task, config, data, model, history, metrics, run_dir):
+    """Prints the metrics and writes metrics.json, the task's figure, history.json and model.keras."""
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     figure = task.figure(model, data, config)
@@ -214,8 +253,6 @@ def fit(task, config, output_dir="runs", resume=None, verbose=1, data=None, init
         plots.save(figure, run_dir / FIGURE_FILE)
     (run_dir / "history.json").write_text(json.dumps(history.history, indent=2, default=float))
     model.save(run_dir / "model.keras")
-    parent = {"name": init_from.name, "version": init_from.version} if init_from else None
-    return Run(task, config, model, data, history.history, metrics, run_dir, parent)
 
 
 def local_copy(task, config, data, model, mixed_precision):
@@ -225,34 +262,6 @@ def local_copy(task, config, data, model, mixed_precision):
         local = task.build_model(config, data)
     local.set_weights(model.get_weights())
     return local
-
-
-def copy_weights(parent, model):
-    """Assigns `parent`'s exported variables to `model`'s weights of the same layer path (e.g.
-    `embedding/embeddings`; a path may lack its outer layers' prefix, as after a .keras round
-    trip a Bidirectional's inner layers do). Every trainable weight of `model` must find one,
-    of its shape; ValueError naming the first misfits otherwise."""
-    theirs = {variable.name.removesuffix(":0"): variable for variable in parent.variables()}
-
-    def match(path):
-        found = [name for name in theirs if name == path or path.endswith("/" + name) or name.endswith("/" + path)]
-        return theirs[found[0]] if len(found) == 1 else None
-
-    pairs = [(weight, match(weight.path)) for weight in model.weights]
-    misfits = [
-        f"{weight.path} {tuple(weight.shape)} (parent: {tuple(value.shape) if value is not None else 'none'})"
-        for weight, value in pairs
-        if (weight.trainable or value is not None) and (value is None or tuple(value.shape) != tuple(weight.shape))
-    ]
-    if misfits:
-        raise ValueError(
-            f"--init-from {parent.path}: its weights do not fit this model: {'; '.join(misfits[:3])}"
-            f"{f' and {len(misfits) - 3} more' if len(misfits) > 3 else ''}. Leave the architecture "
-            "flags (--units, --num-layers, ...) at the parent's values."
-        )
-    for weight, value in pairs:
-        if value is not None:
-            weight.assign(value)
 
 
 def export(task, run, export_dir="saved_models", model_name=None):
@@ -298,8 +307,7 @@ def load_parent(name, task):
 
 def parent_hyperparameters(parent, task):
     """The parent's hyperparameters that the task's table has: the defaults of a fine-tuning run."""
-    names = {row.name for row in task.hyperparameters}
-    return {key: value for key, value in parent.metadata.get("config", {}).items() if key in names}
+    return stored_config(task, parent.metadata.get("config", {}))
 
 
 def write_fine_tuned_card(run, version_dir, command):
@@ -336,7 +344,6 @@ def resumed_hyperparameters(run_dir, task, flags):
     run_task = json.loads((run_dir / "run.json").read_text())["task"] if (run_dir / "run.json").is_file() else None
     if run_task not in (None, task.name):
         raise ValueError(f"--resume {run_dir}: a {run_task} run; add --task {run_task}.")
-    names = {row.name for row in task.hyperparameters}
     differing = [
         f"--{name.replace('_', '-')} {value!r} (the run has {saved[name]!r})"
         for name, value in flags.items()
@@ -347,4 +354,4 @@ def resumed_hyperparameters(run_dir, task, flags):
             f"--resume {run_dir}: {', '.join(differing)}; a resumed run keeps its own settings "
             "(leave those flags out) or start a new run."
         )
-    return {name: value for name, value in saved.items() if name in names}
+    return stored_config(task, saved)

@@ -57,7 +57,7 @@ def _names(text):
 
 def composed_splits(config, source, rng):
     """--data fsdd or synthetic: utterances composed from digit clips, training ones anew each epoch."""
-    voices = config.get("synthetic_voices")  # (a config from before the option has none)
+    voices = config["synthetic_voices"]
     synthesis_alone = bool(voices) and config["synthetic_share"] == 1  # no recording trains or validates
     if voices and source != "fsdd":
         raise ValueError(f"--synthetic-voices adds voices to the recorded ones: it is for --data fsdd, "

@@ -172,7 +172,7 @@ class CtcSpeechTask(Task):
         if source not in ("fsdd", "wavs", "synthetic"):
             raise ValueError(f"--data {source!r}: choose fsdd, wavs or synthetic.")
         check_alphabet(config["alphabet"])
-        if config.get("cepstra", 0) > config["num_mel_bins"]:
+        if config["cepstra"] > config["num_mel_bins"]:
             raise ValueError(f"--cepstra {config['cepstra']}: at most --num-mel-bins ({config['num_mel_bins']}).")
         if source != "wavs" and config["alphabet"] != DIGITS:
             raise ValueError(f"--alphabet is for --data wavs; --data {source} has the digits {DIGITS}.")
@@ -207,7 +207,7 @@ class CtcSpeechTask(Task):
         # (zoo.distribute) the FFT has no 16-bit kernel and the CTC loss wants float32 logits.
         log_mel = LogMelSpectrogram(
             SAMPLE_RATE, FRAME_LENGTH, FRAME_STEP, num_mel_bins=config["num_mel_bins"],
-            causal=normalization == "causal", cepstra=config.get("cepstra") or None, name="log_mel", dtype="float32",
+            causal=normalization == "causal", cepstra=config["cepstra"] or None, name="log_mel", dtype="float32",
         )
         hidden = log_mel([waveform, length])  # (batch, frames, mel), masked
         if data is not None:  # the normalisation prior: training-set statistics
@@ -302,13 +302,13 @@ class CtcSpeechTask(Task):
         ])}
 
     def edge_unavailable(self, config):
-        if config.get("cell") in ENCODERS:
+        if config["cell"] in ENCODERS:
             return (f"--cell {config['cell']} has no streaming step (only the recurrent cells carry a state "
                     "from chunk to chunk); the on-device form is that step.")
-        if config.get("bidirectional"):
+        if config["bidirectional"]:
             return ("a bidirectional speech model reads each utterance whole and has no on-device "
                     "(streaming) form; train with --no-bidirectional.")
-        if config.get("normalization") == "utterance":
+        if config["normalization"] == "utterance":
             return ("--normalization utterance reads each utterance whole: the on-device (streaming) form "
                     "needs --normalization causal.")
         return None

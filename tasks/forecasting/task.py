@@ -303,7 +303,7 @@ class ForecastingTask(Task):
     def edge_about(self, config):
         return (f"`serving_default`: `history` float32[1, any] (raw values, oldest first, NaN for a missing "
                 f"one; the last {config['input_window']} are used) in; `forecast` float32[1, {config['horizon']}]"
-                + (" and `quantiles`" if config.get("quantiles") else "") + " out, in the history's units.")
+                + (" and `quantiles`" if config["quantiles"] else "") + " out, in the history's units.")
 
     def serving_signatures(self, model, data, config):
         window, quantiles = config["input_window"], parse_quantiles(config["quantiles"])

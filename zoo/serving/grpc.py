@@ -32,7 +32,7 @@ from tensorflow_serving.apis import (
 from zoo.export import SERVING_DEFAULT
 from zoo.serving.errors import ServingError
 from zoo.serving.protos import model_spec, signature_def_map
-from zoo.serving.signatures import DEFAULT_MAX_BATCH_SIZE, find_signature, run_signature
+from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS, find_signature, run_signature
 
 STATUS_CODES = {
     404: grpc.StatusCode.NOT_FOUND,
@@ -76,15 +76,15 @@ def tensor_to_array(proto, spec, name):
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, repository, max_batch_size=DEFAULT_MAX_BATCH_SIZE, batcher=None):
-        self.repository, self.max_batch_size, self.batcher = repository, max_batch_size, batcher
+    def __init__(self, repository, max_request_rows=DEFAULT_MAX_REQUEST_ROWS, batcher=None):
+        self.repository, self.max_request_rows, self.batcher = repository, max_request_rows, batcher
 
     def Predict(self, request, context):
         with serving_errors(context):
             model = self.repository.resolve(*requested(request.model_spec))
             signature = find_signature(model, request.model_spec.signature_name or SERVING_DEFAULT)
             outputs = run_signature(signature, tensors_to_arrays(request.inputs, signature.input_specs),
-                                    self.max_batch_size, self.batcher)
+                                    self.max_request_rows, self.batcher)
             wanted = list(request.output_filter) or sorted(outputs)
             missing = sorted(set(wanted) - set(outputs))
             if missing:
@@ -124,7 +124,7 @@ def serving_errors(context):
         context.abort(STATUS_CODES.get(error.status, grpc.StatusCode.INVALID_ARGUMENT), error.message)
 
 
-def make_grpc_server(repository, host, port, max_request_bytes, threads, max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+def make_grpc_server(repository, host, port, max_request_bytes, threads, max_request_rows=DEFAULT_MAX_REQUEST_ROWS,
                      batcher=None):
     """A started gRPC server for `repository` on host:port (0: a free one); returns (server, port)."""
     server = grpc.server(
@@ -134,7 +134,7 @@ def make_grpc_server(repository, host, port, max_request_bytes, threads, max_bat
             ("grpc.max_send_message_length", -1),
         ],
     )
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository, max_batch_size, batcher), server)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository, max_request_rows, batcher), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)
     try:
         bound = server.add_insecure_port(f"{host}:{port}")

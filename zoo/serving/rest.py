@@ -33,7 +33,7 @@ import werkzeug.exceptions
 from zoo.export import SERVING_DEFAULT
 from zoo.serving.errors import ServingError
 from zoo.serving.protos import model_metadata, proto_json
-from zoo.serving.signatures import DEFAULT_MAX_BATCH_SIZE, find_signature, run_signature
+from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS, find_signature, run_signature
 
 DEFAULT_HOST = "127.0.0.1"  # local only unless --host says otherwise
 DEFAULT_PORT = 8501  # TF Serving's REST port
@@ -296,7 +296,7 @@ def _string_json(item, as_bytes):
 # ------------------------------------------------------------------ web app
 
 
-def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_request_rows=DEFAULT_MAX_REQUEST_ROWS,
                batcher=None):
     """The Flask app answering TF Serving's REST API from `repository` (merging concurrent
     requests through `batcher`, a `zoo.serving.batching.RequestBatcher`, if given)."""
@@ -359,7 +359,7 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_batc
             raise ServingError(f"JSON Parse error: {error}") from None
         model = repository.resolve(name, version, label)
         request_format, signature, inputs = decode_predict_request(document, model)
-        return encode_predict_response(run_signature(signature, inputs, max_batch_size, batcher), request_format)
+        return encode_predict_response(run_signature(signature, inputs, max_request_rows, batcher), request_format)
 
     return app
 
@@ -370,12 +370,12 @@ def make_server(
     port=DEFAULT_PORT,
     max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
     threads=DEFAULT_THREADS,
-    max_batch_size=DEFAULT_MAX_BATCH_SIZE,
+    max_request_rows=DEFAULT_MAX_REQUEST_ROWS,
     batcher=None,
 ):
     """A waitress server for `repository`, to `.run()`; port 0 picks a free one (`.effective_port`)."""
     return waitress.create_server(
-        create_app(repository, max_request_bytes, max_batch_size, batcher),
+        create_app(repository, max_request_bytes, max_request_rows, batcher),
         host=host,
         port=port,
         threads=threads,

@@ -11,7 +11,7 @@ from zoo.serving.errors import ServingError
 
 # Rows one request may carry (zoo serve --max-batch-size): what a request costs grows with
 # its rows, not its bytes (5,000 short texts are a 30 KB body and gigabytes of activations).
-DEFAULT_MAX_BATCH_SIZE = 256
+DEFAULT_MAX_REQUEST_ROWS = 256
 
 
 def find_signature(model, signature_name):
@@ -21,14 +21,14 @@ def find_signature(model, signature_name):
     return Signature(model, signature_name)
 
 
-def run_signature(signature, inputs, max_batch_size=DEFAULT_MAX_BATCH_SIZE, batcher=None):
+def run_signature(signature, inputs, max_request_rows=DEFAULT_MAX_REQUEST_ROWS, batcher=None):
     """The signature's numpy outputs; inputs it does not take (an empty batch too) are a ServingError,
-    and so (413) is a batch of more than `max_batch_size` rows. With a `RequestBatcher`, the
+    and so (413) is a batch of more than `max_request_rows` rows. With a `RequestBatcher`, the
     checked request is merged with concurrent ones into one call."""
     for name, array in inputs.items():
-        if array.ndim and array.shape[0] > max_batch_size:
+        if array.ndim and array.shape[0] > max_request_rows:
             raise ServingError(
-                f"Input {name!r} has {array.shape[0]} rows; this server takes at most {max_batch_size} "
+                f"Input {name!r} has {array.shape[0]} rows; this server takes at most {max_request_rows} "
                 "per request (zoo serve --max-batch-size): send smaller batches.",
                 413,
             )
