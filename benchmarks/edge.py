@@ -37,7 +37,7 @@ from tasks.sentiment.data import load_imdb  # noqa: E402
 from zoo import edge  # noqa: E402
 from zoo.cards import markdown_table, size_on_disk  # noqa: E402
 from zoo.edge import EdgeModel  # noqa: E402
-from zoo.export import read_warmup_requests  # noqa: E402
+from zoo.layout import read_warmup_requests  # noqa: E402
 
 MODELS = ["sentiment-imdb-gru", "forecasting-m4-hourly-gru", "ctc_speech-fsdd-gru"]
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo.export import read_warmup_requests  # noqa: E402
+from zoo.layout import read_warmup_requests  # noqa: E402
 from zoo.task import get_task, list_tasks, resolve_config  # noqa: E402
 from zoo.training import export, fit  # noqa: E402
 

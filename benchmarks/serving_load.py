@@ -39,7 +39,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import zoo
-from zoo.export import model_names, read_warmup_requests, versions
+from zoo.layout import model_names, read_warmup_requests, versions
 from zoo.serving.rest import row_request
 
 

@@ -44,7 +44,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))  # bench
 
 import zoo  # noqa: E402
 from benchmarks.serving_load import free_port, start_server  # noqa: E402
-from zoo.export import SERVING_DEFAULT, model_names, read_warmup_requests, versions  # noqa: E402
+from zoo.layout import SERVING_DEFAULT, model_names, read_warmup_requests, versions  # noqa: E402
 from zoo.serving.rest import array_to_json, row_request  # noqa: E402
 
 SHIPPED = ["sentiment-imdb-gru", "forecasting-m4-hourly-lstm", "ctc_speech-fsdd-gru"]

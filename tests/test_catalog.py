@@ -6,7 +6,8 @@ import pytest
 
 import zoo
 from zoo import catalog
-from zoo.export import read_manifest, refuse_shipped_name, write_manifest
+from zoo.export import refuse_shipped_name
+from zoo.layout import read_manifest, write_manifest
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from tasks.ctc_speech.streaming import audio_chunks, greedy_text, stream_logits
 from tests.conftest import export_tiny
 from zoo import edge
 from zoo.edge import EDGE_DIR, EdgeError, EdgeModel
-from zoo.export import METADATA_FILE, read_warmup_requests
 from zoo.export.__main__ import main as export_main
+from zoo.layout import METADATA_FILE, read_warmup_requests
 
 # |LiteRT or ONNX - SavedModel| <= TOLERANCE * (1 + |SavedModel|): float32 round-off of
 # another kernel order (the SavedModel runs the fused loops, the files unrolled ones).

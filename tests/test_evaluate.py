@@ -7,8 +7,8 @@ import pytest
 
 import evaluate
 from evaluation.grids import GRIDS
-from evaluation.report import CLAIMS
 from evaluation.runs import COLUMNS
+from evaluation.verdicts import CLAIMS
 from tests.conftest import REPO
 
 

@@ -1,12 +1,11 @@
-"""evaluation.report: the version line, verdicts on constructed rows."""
+"""evaluation.report, .tables and .verdicts: the version line, tables and verdicts on constructed rows."""
 
 import importlib.metadata
 import json
 
-from evaluation.report import (
-    TaskTable, latency_section, library_versions, mean_std, verdict_alike, verdict_long_streaming,
-    verdict_longer_and_larger,
-)
+from evaluation.report import latency_section, library_versions
+from evaluation.tables import TaskTable, mean_std
+from evaluation.verdicts import verdict_alike, verdict_long_streaming, verdict_longer_and_larger
 
 
 def test_library_versions_come_from_the_installed_packages():

@@ -18,14 +18,9 @@ from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from tests.conftest import SERVING_TASKS, assert_outputs_equal, export_tiny
-from zoo.export import (
-    MODELS_CONFIG,
-    WARMUP_FILE,
-    export_saved_model,
-    read_models_config,
-    versions,
-    write_models_config,
-)
+from zoo.export import export_saved_model, write_models_config
+from zoo.layout import MODELS_CONFIG, WARMUP_FILE, read_models_config, versions
+
 
 @pytest.fixture(scope="module", params=sorted(SERVING_TASKS))
 def exported(request, tmp_path_factory):

@@ -10,8 +10,8 @@ import tensorflow as tf
 import train
 import zoo
 from tasks.forecasting import data as series_data
-from tasks.forecasting import task as forecasting
 from tasks.forecasting import m4
+from tasks.forecasting import task as forecasting
 from tasks.forecasting.layers import PinballLoss, last_values
 from zoo.task import get_task, resolve_config
 

@@ -16,7 +16,7 @@ import pytest
 import zoo
 from tests.conftest import card_metrics, require_data, start_rest_server
 from zoo import cards, catalog
-from zoo.export import read_manifest, read_warmup_requests
+from zoo.layout import read_manifest, read_warmup_requests
 from zoo.serving.rest import row_request
 
 SHIPPED = sorted(read_manifest(catalog.SHIPPED_DIR))

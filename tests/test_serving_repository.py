@@ -11,7 +11,8 @@ import numpy as np
 from google.protobuf import text_format
 
 from tests.conftest import export_tiny, start_rest_server
-from zoo.export import MODELS_CONFIG, read_models_config, write_models_config
+from zoo.export import write_models_config
+from zoo.layout import MODELS_CONFIG, read_models_config
 
 
 def test_new_versions_models_labels_and_policies_without_a_restart(tiny_exports, tmp_path):

@@ -18,19 +18,20 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from tests.conftest import SERVING_TASKS, RestClient, assert_outputs_equal, free_port, start_rest_server, wait_for
-from zoo.export import MODELS_CONFIG, write_models_config
+from zoo.export import write_models_config
+from zoo.layout import MODELS_CONFIG
 from zoo.serving import ServingError
 from zoo.serving.rest import array_to_json, encode_predict_response, json_to_array, row_request
 
 MAX_REQUEST_BYTES = 8 * 2**20  # the test server's --max-request-bytes; a few waveforms fit
-MAX_BATCH_SIZE = 50  # and its --max-batch-size
+MAX_REQUEST_ROWS = 50  # and its --max-batch-size
 
 
 @pytest.fixture(scope="module")
 def served(tiny_exports):
     """{task name: TinyExport} exported under one base folder, and a client of its server."""
     base = next(iter(tiny_exports.values())).path.parent.parent
-    client, _, stop = start_rest_server(base, max_request_bytes=MAX_REQUEST_BYTES, max_batch_size=MAX_BATCH_SIZE)
+    client, _, stop = start_rest_server(base, max_request_bytes=MAX_REQUEST_BYTES, max_request_rows=MAX_REQUEST_ROWS)
     yield tiny_exports, client
     stop()
 
@@ -254,11 +255,11 @@ def test_oversized_body_is_a_413_and_the_server_keeps_serving(sentiment):
 
 def test_a_batch_over_the_row_limit_is_a_413_naming_it_in_either_format(sentiment):
     export, client, path = sentiment
-    message = (f"Input 'text' has 5000 rows; this server takes at most {MAX_BATCH_SIZE} per request "
+    message = (f"Input 'text' has 5000 rows; this server takes at most {MAX_REQUEST_ROWS} per request "
                "(zoo serve --max-batch-size): send smaller batches.")
     assert client.predict(path, {"instances": ["a fine film"] * 5000}) == (413, {"error": message})
     assert client.predict(path, {"inputs": {"text": ["a fine film"] * 5000}}) == (413, {"error": message})
-    assert client.predict(path, {"instances": ["a fine film"] * MAX_BATCH_SIZE})[0] == 200
+    assert client.predict(path, {"instances": ["a fine film"] * MAX_REQUEST_ROWS})[0] == 200
 
 
 def test_concurrent_clients_get_their_own_answers(sentiment):

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import train
 import zoo
-from zoo.export import METADATA_FILE, versions
+from zoo.layout import METADATA_FILE, versions
 
 
 def write(path, text):

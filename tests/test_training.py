@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import zoo
 import zoo.task
-from zoo.export import versions
+from zoo.layout import versions
 from zoo.loading import copy_weights
 from zoo.training import FIGURE_FILE, PARTIAL, export, finish, fit
 

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.builders import recurrent_stack
+from zoo.builders import configured_stack
 from zoo.data import find_table, read_table
 from zoo.hyperparameters import Hyperparameter, shared
 from zoo.task import Data, Metric, Task, register_task
@@ -76,8 +76,7 @@ class ToySignTask(Task):
     def build_model(self, config, data=None, parent=None):
         values = keras.Input((config["length"],), name="values")
         hidden = keras.layers.Reshape((config["length"], 1))(values)
-        hidden = recurrent_stack(hidden, cell=config["cell"], units=config["units"], num_layers=config["num_layers"],
-                                 bidirectional=config["bidirectional"], return_sequences=False)
+        hidden = configured_stack(hidden, config, return_sequences=False)
         probabilities = keras.layers.Dense(2, activation="softmax", name="classifier")(hidden)
         return keras.Model(values, probabilities, name=f"toy_sign_{config['cell']}")
 

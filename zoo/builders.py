@@ -81,6 +81,13 @@ def recurrent_stack(
     return hidden
 
 
+def configured_stack(hidden, config, **options):
+    """`recurrent_stack` of the shared hyperparameters in a task's config (`cell`, `units`,
+    `num_layers`, `bidirectional`), with the task's own `options` (dropout, return_sequences)."""
+    return recurrent_stack(hidden, cell=config["cell"], units=config["units"], num_layers=config["num_layers"],
+                           bidirectional=config["bidirectional"], **options)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class MaskedMeanMaxPooling(keras.layers.Layer):
     """`[mean_t h_t, max_t h_t]` over the unmasked steps; zeros for an empty sequence."""

@@ -9,7 +9,7 @@ with `format_metric`, so the two always agree (the tests check it).
 import json
 import pathlib
 
-from zoo.export import METADATA_FILE
+from zoo.layout import METADATA_FILE
 
 CARD_FILE = "README.md"
 METRICS_HEADING = "## Test metrics"

@@ -16,7 +16,7 @@ import json
 import os
 import pathlib
 
-from zoo.export import METADATA_FILE, read_manifest, versions
+from zoo.layout import METADATA_FILE, read_manifest, versions
 
 SHIPPED_DIR = pathlib.Path(__file__).resolve().parents[1] / "saved_models"
 MODEL_DIR_VARIABLE = "ZOO_MODEL_DIR"

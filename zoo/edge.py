@@ -60,9 +60,9 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from zoo import cards, loading
 from zoo.cell_names import KERAS_BUILTIN_CELLS
-from zoo.export import METADATA_FILE, read_warmup_requests, refresh_manifest_entry
 from zoo.layers import unrolled_loops
 from zoo.layers.recurrent import FusedRNN
+from zoo.layout import METADATA_FILE, read_warmup_requests, refresh_manifest_entry
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
 FORMAT_NAMES = {"litert": "LiteRT", "onnx": "ONNX"}

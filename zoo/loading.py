@@ -31,8 +31,8 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 import zoo.builders  # noqa: F401  (registers the library's own Keras objects)
 from zoo import catalog, task
-from zoo.export import METADATA_FILE, SERVING_DEFAULT, versions
 from zoo.guards import readable
+from zoo.layout import METADATA_FILE, SERVING_DEFAULT, versions
 
 
 def load(path):

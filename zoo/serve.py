@@ -21,16 +21,42 @@ import sys
 
 from zoo import catalog
 from zoo.serving import ModelRepository, make_grpc_server, make_server
-from zoo.serving.repository import POLL_SECONDS
 from zoo.serving.batching import BatchingParameters, RequestBatcher
-from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS
+from zoo.serving.repository import POLL_SECONDS
 from zoo.serving.rest import DEFAULT_HOST, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PORT, DEFAULT_THREADS
+from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS
 
 
 def main(argv=None):
+    """`zoo serve [flags]`: checks the flags, starts the servers, serves until Ctrl-C or SIGTERM."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["serve"]:  # `zoo serve ...` and `python -m zoo.serve ...`
         argv = argv[1:]
+    args = build_parser().parse_args(argv)
+    args.model_base_path = args.model_base_path or catalog.default_base_path()
+    if not args.model_base_path.is_dir():
+        sys.exit(
+            f"zoo serve: --model-base-path {args.model_base_path}: no such folder "
+            "(export a model with train.py)."
+        )
+    batcher = make_batcher(args)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    repository = ModelRepository(args.model_base_path, args.poll_seconds)
+    repository.start()
+    server, grpc_server, grpc_port = start_servers(args, repository, batcher)
+    names = repository.model_names()
+    grpc_line = f" and gRPC on {args.host}:{grpc_port}" if grpc_server else ""
+    if batcher:
+        grpc_line += f"; batching {_defaults(batcher.parameters)}"
+    print(
+        f"zoo serve: {len(names)} model(s) {names} from {args.model_base_path}/ on "
+        f"http://{args.host}:{server.effective_port}/v1/models/<name>{grpc_line}",
+        flush=True,
+    )
+    serve_until_stopped(server, grpc_server, batcher, repository)
+
+
+def build_parser():
     parser = argparse.ArgumentParser(
         prog="zoo serve",
         description="Serve every model under --model-base-path with TF Serving's REST API.",
@@ -87,26 +113,24 @@ def main(argv=None):
         default=DEFAULT_THREADS,
         help=f"request threads (default {DEFAULT_THREADS})",
     )
-    args = parser.parse_args(argv)
-    args.model_base_path = args.model_base_path or catalog.default_base_path()
-    if not args.model_base_path.is_dir():
-        sys.exit(
-            f"zoo serve: --model-base-path {args.model_base_path}: no such folder "
-            "(export a model with train.py)."
-        )
+    return parser
 
-    batcher = None
-    if args.enable_batching or args.batching_parameters_file:
-        try:
-            parameters = (BatchingParameters.from_file(args.batching_parameters_file)
-                          if args.batching_parameters_file else BatchingParameters())
-        except ValueError as error:
-            sys.exit(f"zoo serve: --batching-parameters-file: {error}")
-        batcher = RequestBatcher(parameters)
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    repository = ModelRepository(args.model_base_path, args.poll_seconds)
-    repository.start()
+def make_batcher(args):
+    """The `RequestBatcher` of --enable-batching / --batching-parameters-file, or None."""
+    if not (args.enable_batching or args.batching_parameters_file):
+        return None
+    try:
+        parameters = (BatchingParameters.from_file(args.batching_parameters_file)
+                      if args.batching_parameters_file else BatchingParameters())
+    except ValueError as error:
+        sys.exit(f"zoo serve: --batching-parameters-file: {error}")
+    return RequestBatcher(parameters)
+
+
+def start_servers(args, repository, batcher):
+    """(REST server, gRPC server or None, its port): bound, not yet serving; a port that cannot be
+    bound stops the command with the reason."""
     try:
         server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads,
                              args.max_request_rows, batcher)
@@ -114,7 +138,7 @@ def main(argv=None):
         repository.stop()
         sys.exit(f"zoo serve: cannot serve REST on {args.host}:{args.port} ({error.strerror or error}); "
                  "choose another --port.")
-    grpc_server = None
+    grpc_server = grpc_port = None
     if args.grpc_port is not None:
         try:
             grpc_server, grpc_port = make_grpc_server(
@@ -123,15 +147,11 @@ def main(argv=None):
             )
         except OSError as error:
             sys.exit(str(error))
-    names = repository.model_names()
-    grpc_line = f" and gRPC on {args.host}:{grpc_port}" if grpc_server else ""
-    if batcher:
-        grpc_line += f"; batching {_defaults(batcher.parameters)}"
-    print(
-        f"zoo serve: {len(names)} model(s) {names} from {args.model_base_path}/ on "
-        f"http://{args.host}:{server.effective_port}/v1/models/<name>{grpc_line}",
-        flush=True,
-    )
+    return server, grpc_server, grpc_port
+
+
+def serve_until_stopped(server, grpc_server, batcher, repository):
+    """Serves until Ctrl-C or SIGTERM, then stops the servers, the batcher and the repository's polling."""
     # SIGTERM (`docker stop`, `kill`) stops the server as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:

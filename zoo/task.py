@@ -129,6 +129,13 @@ class Task:
         """
         raise NotImplementedError
 
+    def card_facts(self, recipe, config, data, metrics, model, version_dir, data_path):
+        """The facts of a shipped model's card (`zoo.cards.render`: summary, data, licence, split,
+        architecture, baselines, what not to use it for, picture, examples), for `recipe` (its name,
+        cell, seeds and flags, `benchmarks/build_zoo.py`), built from the data at `data_path` and
+        exported to `version_dir`. A task whose models the zoo ships says them; others have none."""
+        raise NotImplementedError(f"task {self.name!r} writes no card for a shipped model.")
+
     # -- on-device files (`zoo.edge`: LiteRT, ONNX)
 
     def edge_signatures(self, model, config):

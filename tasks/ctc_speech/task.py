@@ -56,6 +56,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tasks.ctc_speech import card
 from tasks.ctc_speech.ctc import (
     CTCLoss,
     GreedyErrorRate,
@@ -87,7 +88,7 @@ from tasks.ctc_speech.streaming import (
     output_lengths,
 )
 from tasks.ctc_speech.utterances import DIGITS, SAMPLE_RATE, TTS_ENGINES
-from zoo.builders import ENCODERS, recurrent_stack
+from zoo.builders import ENCODERS, configured_stack
 from zoo.guards import check, check_rows
 from zoo.hyperparameters import Hyperparameter, fraction, non_negative, share, shared
 from zoo.task import Data, Metric, Task, register_task
@@ -217,14 +218,7 @@ class CtcSpeechTask(Task):
         if config["subsampling"] > 1:
             subsampling = ConvSubsampling(config["conv_filters"], config["subsampling"], name="subsampling")
             hidden = subsampling(hidden)  # (batch, frames / stride, filters)
-        hidden = recurrent_stack(
-            hidden,
-            cell=config["cell"],
-            units=config["units"],
-            num_layers=config["num_layers"],
-            bidirectional=config["bidirectional"],
-            dropout=config["dropout"],
-        )
+        hidden = configured_stack(hidden, config, dropout=config["dropout"])
         logits = keras.layers.Dense(len(alphabet) + 1, name="logits", dtype="float32")(hidden)  # last: blank
         logits = PadAsBlank(name="pad_as_blank", dtype="float32")(logits)
         inputs = {"waveform": waveform, "length": length}
@@ -255,6 +249,9 @@ class CtcSpeechTask(Task):
             beam_width=config["beam_width"],
         )
         return metrics
+
+    def card_facts(self, recipe, config, data, metrics, model, version_dir, data_path):
+        return card.card_facts(recipe, config, data, metrics, version_dir)
 
     def figure(self, model, data, config):
         """Per-frame posteriors of the longest transcript in the last test batch, with its greedy text."""

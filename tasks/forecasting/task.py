@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tasks.forecasting import m4
+from tasks.forecasting import card, m4
 from tasks.forecasting.data import load_csv, load_synthetic
 from tasks.forecasting.figures import forecast_figure
 from tasks.forecasting.layers import (
@@ -52,7 +52,7 @@ from tasks.forecasting.layers import (
     training_windows,
 )
 from tasks.forecasting.m4 import forecast_scores, format_score_table, load_m4, m4_files
-from zoo.builders import recurrent_stack
+from zoo.builders import configured_stack
 from zoo.guards import check_rows
 from zoo.hyperparameters import Hyperparameter, shared
 from zoo.task import Data, Metric, Task, register_task
@@ -214,14 +214,7 @@ class ForecastingTask(Task):
         # in the thousands would keep 3 significant digits in bfloat16.
         level = SeasonLevel(config["seasonality"], name="level", dtype="float32")(history)
         steps = ScaledChunks(chunk, name="chunks", dtype="float32")(history, level)
-        hidden = recurrent_stack(
-            steps,
-            cell=config["cell"],
-            units=config["units"],
-            num_layers=config["num_layers"],
-            bidirectional=config["bidirectional"],
-            return_sequences=False,
-        )
+        hidden = configured_stack(steps, config, return_sequences=False)
         if config["dropout"]:
             hidden = keras.layers.Dropout(config["dropout"])(hidden)
         outputs = keras.layers.Dense(config["horizon"] * max(1, len(quantiles)), name="head", dtype="float32")(hidden)
@@ -271,6 +264,9 @@ class ForecastingTask(Task):
         naive = m4.benchmark_forecasts("Naive", series.insamples, series.horizon, series.seasonality)
         scores = m4.forecast_scores(series, naive)[names[method]]
         return scores["owa"], 0, {"smape": scores["smape"], "mase": scores["mase"]}
+
+    def card_facts(self, recipe, config, data, metrics, model, version_dir, data_path):
+        return card.card_facts(recipe, config, data, metrics, model, data_path)
 
     def figure(self, model, data, config, count=4):
         """Forecasts against actuals for the first `count` test series (P10-P90 band with quantiles)."""

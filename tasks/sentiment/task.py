@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from sklearn import metrics as sk_metrics
 
+from tasks.sentiment import card
 from tasks.sentiment.baselines import tfidf_accuracy
 from tasks.sentiment.data import (
     IMDB_CLASSES,
@@ -38,7 +39,7 @@ from tasks.sentiment.figures import roc_calibration_figure
 from tasks.sentiment.layers import ProbabilityMixture, standardize_text
 from tasks.sentiment.ngrams import NaiveBayesLogits, log_count_ratios
 from tasks.sentiment.synthetic import synthetic_corpus
-from zoo.builders import MaskedMeanMaxPooling, recurrent_stack
+from zoo.builders import MaskedMeanMaxPooling, configured_stack
 from zoo.hyperparameters import Hyperparameter, non_negative, rate, share, shared
 from zoo.task import Data, Metric, Task, register_task
 
@@ -184,14 +185,7 @@ class SentimentTask(Task):
             name="embedding",
         )(tokens)
         hidden = keras.layers.SpatialDropout1D(config["embedding_dropout"])(hidden)
-        hidden = recurrent_stack(
-            hidden,
-            cell=config["cell"],
-            units=config["units"],
-            num_layers=config["num_layers"],
-            bidirectional=config["bidirectional"],
-            return_sequences=True,
-        )
+        hidden = configured_stack(hidden, config, return_sequences=True)
         hidden = MaskedMeanMaxPooling(name="pooling")(hidden)
         hidden = keras.layers.Dropout(config["dropout"])(hidden)
         # float32 probabilities whatever the policy (a softmax in 16 bits under mixed precision,
@@ -295,6 +289,9 @@ class SentimentTask(Task):
             return super().baseline(method, config, data)
         accuracy, parameters = tfidf_accuracy(data)
         return accuracy, parameters, {}
+
+    def card_facts(self, recipe, config, data, metrics, model, version_dir, data_path):
+        return card.card_facts(recipe, config, data, metrics)
 
     def figure(self, model, data, config):
         """ROC and calibration of the test predictions."""

@@ -9,7 +9,8 @@ LiteRT / ONNX files.
 import argparse
 import sys
 
-from zoo.export import model_names, write_models_config
+from zoo.export import write_models_config
+from zoo.layout import model_names
 
 
 def main(argv=None):

@@ -29,7 +29,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from zoo.export import SERVING_DEFAULT
+from zoo.layout import SERVING_DEFAULT
 from zoo.serving.errors import ServingError
 from zoo.serving.protos import model_spec, signature_def_map
 from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS, find_signature, run_signature

@@ -17,7 +17,7 @@ import threading
 
 from tensorflow_serving.apis import get_model_status_pb2
 
-from zoo.export import MODELS_CONFIG, model_names, read_models_config, read_warmup_requests, versions
+from zoo.layout import MODELS_CONFIG, model_names, read_models_config, read_warmup_requests, versions
 from zoo.loading import SavedModel
 from zoo.serving.errors import ServingError
 

@@ -30,7 +30,7 @@ import tensorflow as tf
 import waitress
 import werkzeug.exceptions
 
-from zoo.export import SERVING_DEFAULT
+from zoo.layout import SERVING_DEFAULT
 from zoo.serving.errors import ServingError
 from zoo.serving.protos import model_metadata, proto_json
 from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS, find_signature, run_signature
