@@ -188,6 +188,9 @@ def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=Non
     unknown = [cell for cell in cells if cell not in SEQUENCE_MODELS]
     if unknown:
         raise ValueError(f"--cells: {', '.join(unknown)} is not a cell; choose from {list(SEQUENCE_MODELS)}.")
+    repeated = sorted({cell for cell in cells if list(cells).count(cell) > 1})
+    if repeated:  # each would train every seed again and count its seeds twice
+        raise ValueError(f"--cells {','.join(cells)}: {', '.join(repeated)} given more than once; give each cell once.")
     if seeds < 1:
         raise ValueError(f"--seeds {seeds}: give at least 1.")
     if budget_minutes is not None:

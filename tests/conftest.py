@@ -252,7 +252,7 @@ def sigmoid(a):
 
 
 # --------------------------------------------------------------------- speech audio
-# For tests/test_audio.py, test_data.py and test_digit_utterances.py.
+# For tests/test_audio.py and tests/tasks/ctc_speech/ (data, front end, utterances).
 
 SPEECH_RATE = 8000  # Hz: FSDD's rate and the CTC speech task's
 
@@ -292,3 +292,9 @@ def card_metrics(card_text):
     section = card_text.split(METRICS_HEADING, 1)[1].split("\n## ", 1)[0]
     rows = [line.strip("| ").split(" | ") for line in section.splitlines() if line.startswith("| ")]
     return {name.strip("`"): value for name, value in rows[1:]}
+
+
+def write_text(path, text, encoding="utf-8"):
+    """Writes a small file the readers are tested on (text in `encoding`, or bytes as they are); returns its path."""
+    path.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
+    return path

@@ -43,6 +43,14 @@ def test_load_and_list_by_name_shipped_first_then_yours(shipped, tiny_exports, t
     assert catalog.default_base_path() == mine
 
 
+def test_a_folder_of_numbered_folders_without_a_saved_model_is_no_model(shipped, tmp_path, monkeypatch):
+    proc_like = tmp_path / "proc_like"  # as ZOO_MODEL_DIR=/ sees /proc: numbered folders, no SavedModel
+    (proc_like / "proc" / "1").mkdir(parents=True)
+    (proc_like / "proc" / "42" / "task").mkdir(parents=True)
+    monkeypatch.setenv(catalog.MODEL_DIR_VARIABLE, str(proc_like))
+    assert [m["name"] for m in zoo.list_models()] == ["forecasting-tiny-shipped"]
+
+
 def test_unknown_name_lists_the_known_ones(shipped):
     with pytest.raises(FileNotFoundError, match=r"no model named 'sentiment-imbd-gru'; known models: "
                                                 r"\['forecasting-tiny-shipped'\]"):

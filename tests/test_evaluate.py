@@ -109,6 +109,8 @@ def test_task_on_your_own_csv_compares_the_cells_beside_the_baseline(tmp_path, c
     (["--task", "sentiment", "--data", "csv", "--data-dir", ".", "--seeds", "0"], "evaluate.py: --seeds 0: give at "
                                                                                   "least 1."),
     (["--task", "speech", "--data", "csv", "--data-dir", "."], "evaluate.py: --task speech: choose one of"),
+    (["--task", "sentiment", "--data", "csv", "--data-dir", ".", "--cells", "gru,lstm,gru"],
+     "evaluate.py: --cells gru,lstm,gru: gru given more than once; give each cell once."),
 ])
 def test_a_wrong_comparison_on_your_data_is_refused_before_any_training(args, message, tmp_path):
     with pytest.raises(SystemExit) as error:

@@ -53,6 +53,8 @@ def test_check_says_which_input_does_not_fit_and_how(loaded):
         with pytest.raises(ValueError) as caught:
             signature.check(inputs)
         assert str(caught.value) == message
+    with pytest.raises(ValueError, match=r"^Input\(s\) \['history'\] given twice, in the dict and as keywords"):
+        forecasting_model({"history": np.zeros((1, 12), "float32")}, history=np.ones((1, 12), "float32"))
 
 
 def test_an_empty_batch_runs_unless_refused_and_is_refused_first(loaded):

@@ -74,3 +74,19 @@ def test_a_wrong_batching_parameters_file_is_named_before_serving(tmp_path):
     with pytest.raises(SystemExit, match=r"zoo serve: --batching-parameters-file: .*batching.config, line 2: "
                                          "cannot read 'allowed_batch_sizes: 8'"):
         main(["--batching-parameters-file", str(path), "--model-base-path", str(tmp_path)])
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--threads", "0", "must be from 1 to 1024, got 0"),  # was: a server that never answers
+    ("--poll-seconds", "-1", "must be from 0.05 to 86400, got -1"),  # was: a busy loop while idle
+    ("--poll-seconds", "nan", "must be from 0.05 to 86400, got nan"),
+    ("--port", "70000", "must be from 0 to 65535, got 70000"),  # was: port 4464 (70000 mod 65536)
+    ("--grpc-port", "-1", "must be from 0 to 65535, got -1"),
+    ("--max-batch-size", "0", "must be from 1 to 1000000, got 0"),  # was: every request a 413
+    ("--max-request-bytes", "-5", "must be from 1 to 2147483647, got -5"),
+    ("--threads", "many", "expected an integer, got 'many'"),
+])
+def test_a_server_flag_out_of_range_is_refused_before_any_model_loads(flag, value, message, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main([flag, value, "--model-base-path", str(tmp_path / "missing")])  # the flag is checked first
+    assert f"argument {flag}: {message}" in capsys.readouterr().err

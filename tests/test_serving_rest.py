@@ -178,6 +178,8 @@ def test_json_numbers_convert_like_the_element_wise_path():
 BAD_REQUESTS = [  # (request body, the error message's start); each answered with a 400
     (b"{not json", "JSON Parse error: Expecting property name enclosed in double quotes: line 1 column 2"),
     (b"", "JSON Parse error: Expecting value: line 1 column 1"),
+    (b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "JSON Parse error: the body nests arrays or objects"),
+    (b'{"instances": ' + b"[" * 900 + b'"a"' + b"]" * 900 + b"}", "Input 'text' nests lists 900 deep; the signature takes [-1]"),
     (["a fine film"], "JSON Value: the request body is not a JSON object."),
     ({"instances": ["a"], "extra": 1}, "Unknown key(s) ['extra'] in the request; a predict request has"),
     ({"instances": ["a"], "inputs": ["a"]},

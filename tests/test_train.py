@@ -197,6 +197,10 @@ def test_fine_tuning_from_an_export_records_its_parent_in_metadata_and_card(tmp_
     (["--dropout", "1.5"], r"--dropout 1.5: must be in \[0, 1\)"),
     (["--task", "forecasting", "--horizon", "-3"], "--horizon -3: must be > 0"),
     (["--task", "forecasting", "--seasonality", "0"], "--seasonality 0: must be > 0"),
+    (["--task", "forecasting", "--quantiles", "0.1,0.9"], r"--quantiles '0.1,0.9': each must lie in \(0, 1\), and 0.5"),
+    # Keras's own recurrent layers have no on-device form: refused before training, not after it.
+    *[(["--task", "forecasting", "--cell", cell, "--formats", "litert"],
+       f"--formats litert: --cell {cell} is Keras's built-in layer") for cell in ("rnn", "keras_gru", "keras_lstm")],
 ])
 def test_impossible_settings_are_refused_before_any_data_is_read(flags, message, tmp_path):
     with pytest.raises(SystemExit, match=f"train.py: {message}"):

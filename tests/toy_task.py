@@ -68,10 +68,8 @@ class ToySignTask(Task):
             train=dataset(train[0][cut:], train[1][cut:]), validation=dataset(train[0][:cut], train[1][:cut]),
             test=dataset(*test), description=f"toy_sign data: {source}, {len(train[0])} train / {len(test[0])} test",
             info={"source": source, "train_labels": train[1][cut:].tolist()},
+            settings={"data": source},
         )
-
-    def resolve(self, config, data=None):
-        return {**config, "data": data.info["source"] if data else config["data"]}
 
     def build_model(self, config, data=None, parent=None):
         values = keras.Input((config["length"],), name="values")

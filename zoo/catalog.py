@@ -16,7 +16,7 @@ import json
 import os
 import pathlib
 
-from zoo.layout import METADATA_FILE, read_manifest, versions
+from zoo.layout import METADATA_FILE, read_manifest, saved_model_versions
 
 SHIPPED_DIR = pathlib.Path(__file__).resolve().parents[1] / "saved_models"
 MODEL_DIR_VARIABLE = "ZOO_MODEL_DIR"
@@ -69,7 +69,7 @@ def find_model(name, base_dirs=None, shipped_dir=None):
     if name in read_manifest(shipped_dir):
         return check_shipped(name, shipped_dir)
     for base in user_model_dirs(base_dirs):
-        if versions(base / name):
+        if saved_model_versions(base / name):
             return base / name
     known = [model["name"] for model in list_models(base_dirs, shipped_dir)]
     raise FileNotFoundError(
@@ -87,7 +87,7 @@ def list_models(base_dirs=None, shipped_dir=None):
         candidates += sorted(base.iterdir()) if base.is_dir() else []
     models, seen = [], set()
     for model_dir in candidates:
-        found = versions(model_dir)
+        found = saved_model_versions(model_dir)
         if not found or model_dir.name in seen:
             continue
         seen.add(model_dir.name)

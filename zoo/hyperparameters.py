@@ -53,7 +53,9 @@ class Hyperparameter:
     help: str = ""
     auto: str = ""  # what a None default means, for the help text ("by data: ...")
     choices: tuple = None
-    check: object = None  # a range above (numbers: `positive` unless said otherwise)
+    # numbers: a range above (`positive` unless said otherwise); texts: a function that raises a
+    # ValueError naming the flag for a value it refuses (e.g. a list it cannot parse)
+    check: object = None
 
     @property
     def flag(self):
@@ -126,7 +128,8 @@ def resolve(table, owner, **overrides):
 
 def check_value(row, value):
     """`value` as the row's type (an int is a float too), finite and in the row's range
-    (numbers are `positive` unless the row says otherwise); ValueError naming the flag otherwise."""
+    (numbers are `positive` unless the row says otherwise), a text as its check allows; ValueError
+    naming the flag otherwise."""
     kind = row.type
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -134,6 +137,8 @@ def check_value(row, value):
         raise ValueError(f"{row.flag} {value!r}: expected {kind.__name__}.")
     if row.choices and value not in row.choices:
         raise ValueError(f"{row.flag} {value!r}: choose one of {list(row.choices)}.")
+    if kind is str and row.check:
+        row.check(value)
     if kind in (int, float):
         if not math.isfinite(value):
             raise ValueError(f"{row.flag} {value!r}: must be a finite number.")

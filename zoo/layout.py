@@ -25,11 +25,19 @@ PREFIX_LINE = re.compile(r"^# base_path_prefix: (\S+)$", re.MULTILINE)
 
 
 def versions(model_dir):
-    """The integer versions present in a model folder, ascending."""
+    """The integer versions present in a model folder, ascending: TF Serving's view, which serves a
+    version once its files are complete and reports it in error until then."""
     model_dir = pathlib.Path(model_dir)
     if not model_dir.is_dir():
         return []
     return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit() and p.is_dir())
+
+
+def saved_model_versions(model_dir):
+    """The versions that hold a SavedModel (`saved_model.pb`): what makes a folder a model when models
+    are looked up by name, so a folder such as /proc, whose subfolders are numbers, is none."""
+    model_dir = pathlib.Path(model_dir)
+    return [version for version in versions(model_dir) if (model_dir / str(version) / "saved_model.pb").is_file()]
 
 
 

@@ -30,9 +30,10 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 import zoo.builders  # noqa: F401  (registers the library's own Keras objects)
-from zoo import catalog, task
+from zoo import catalog
 from zoo.guards import readable
-from zoo.layout import METADATA_FILE, SERVING_DEFAULT, versions
+from zoo.layout import METADATA_FILE, SERVING_DEFAULT, saved_model_versions
+from zoo.task import get_task, list_tasks, resolve_config, stored_config
 
 
 def load(path):
@@ -44,16 +45,16 @@ def load(path):
     if path.suffix == ".keras":
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such .keras file.")
-        task.list_tasks()  # every registered task's package, which registers its Keras objects
+        list_tasks()  # imports every registered task's package, which registers its Keras objects
         return keras.saving.load_model(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such SavedModel folder or .keras file.")
     if not (path / "saved_model.pb").exists():
-        found = versions(path)
+        found = saved_model_versions(path)
         if not found:
             raise FileNotFoundError(
                 f"{path}: neither a SavedModel (no saved_model.pb) nor a model folder with "
-                "integer version subfolders."
+                "integer version subfolders holding one."
             )
         path = path / str(found[-1])
     return SavedModel(path)
@@ -100,12 +101,10 @@ def rebuild(saved, **overrides):
     """(task, config, Keras model) equal to the SavedModel `saved`: its task's model of its stored
     config, resolved through the task's table (`zoo.task.stored_config`: defaults for what was added
     since, the data-dependent entries filled) with `overrides`, its weights copied in."""
-    from zoo.task import get_task, resolve_config, stored_config
-
-    found = get_task(saved.metadata.get("task"))
-    config = found.resolve(resolve_config(found, **{**stored_config(found, saved.metadata.get("config", {})),
-                                                    **overrides}))
-    return found, config, build_from_parent(found, config, None, saved)
+    task = get_task(saved.metadata.get("task"))
+    stored = stored_config(task, saved.metadata.get("config", {}))
+    config = task.resolve(resolve_config(task, **{**stored, **overrides}))
+    return task, config, build_from_parent(task, config, None, saved)
 
 
 def is_model_name(path):
@@ -168,8 +167,11 @@ class SavedModel:
 
         Values are anything numpy takes (lists, arrays, bytes or str for strings).
         Missing or unknown inputs, and shapes or dtypes the signature does not take,
-        raise ValueError naming the input.
+        raise ValueError naming the input; so does an input given both ways.
         """
+        twice = sorted(set(inputs or {}) & set(named_inputs))
+        if twice:
+            raise ValueError(f"Input(s) {twice} given twice, in the dict and as keywords: give each once.")
         return Signature(self, signature_name)({**(inputs or {}), **named_inputs})
 
 

@@ -56,16 +56,34 @@ def main(argv=None):
     serve_until_stopped(server, grpc_server, batcher, repository)
 
 
+def bounded(kind, low, high):
+    """An argparse type: a `kind` (int or float) from `low` to `high`, else the flag's error saying so;
+    checked before any model loads."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {text}")
+        return value
+
+    return parse
+
+
+PORT = bounded(int, 0, 65535)  # 0: any free port
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="zoo serve",
         description="Serve every model under --model-base-path with TF Serving's REST API.",
     )
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"REST port (default {DEFAULT_PORT})"
+        "--port", type=PORT, default=DEFAULT_PORT, help=f"REST port, 0 for any free one (default {DEFAULT_PORT})"
     )
     parser.add_argument(
-        "--grpc-port", type=int, default=None,
+        "--grpc-port", type=PORT, default=None,
         help="also serve TF Serving's gRPC API here (TF Serving uses 8500; default: no gRPC)",
     )
     parser.add_argument(
@@ -80,13 +98,13 @@ def build_parser():
     )
     parser.add_argument(
         "--max-request-bytes",
-        type=int,
+        type=bounded(int, 1, 2**31 - 1),
         default=DEFAULT_MAX_REQUEST_BYTES,
         help=f"larger request bodies get 413 (default {DEFAULT_MAX_REQUEST_BYTES})",
     )
     parser.add_argument(
         "--max-batch-size", dest="max_request_rows",
-        type=int,
+        type=bounded(int, 1, 1_000_000),
         default=DEFAULT_MAX_REQUEST_ROWS,
         help=f"rows one request may carry; more get 413 (default {DEFAULT_MAX_REQUEST_ROWS})",
     )
@@ -103,13 +121,13 @@ def build_parser():
     )
     parser.add_argument(
         "--poll-seconds",
-        type=float,
+        type=bounded(float, 0.05, 86_400),
         default=POLL_SECONDS,
         help=f"how often to look for new versions and models.config changes (default {POLL_SECONDS})",
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=bounded(int, 1, 1024),
         default=DEFAULT_THREADS,
         help=f"request threads (default {DEFAULT_THREADS})",
     )

@@ -18,7 +18,8 @@ task the same way:
 Config: `resolve_config(task, **overrides)` gives a new dict of the task's
 hyperparameter table (`zoo.hyperparameters`) with the overrides checked and applied;
 `task.resolve(config, data)` returns a new dict whose data-dependent entries (left
-None in the table) are filled in. Nothing rewrites a config in place.
+None in the table) are filled in: as `build_inputs` decided them when it read the data
+(`Data.settings`), so each is worked out once. Nothing rewrites a config in place.
 """
 
 import dataclasses
@@ -49,6 +50,9 @@ class Data:
     test: object
     description: str  # one line for the user: which data, how many examples
     info: dict = dataclasses.field(default_factory=dict)  # goes into the export metadata
+    # The config entries the data decided when it was read (its source, a horizon, ...): decided
+    # once, in `build_inputs`, and filled into the config by `Task.resolve`.
+    settings: dict = dataclasses.field(default_factory=dict)
     reference: object = None  # what `evaluate` needs beyond the test batches; not exported
 
 
@@ -73,10 +77,11 @@ class Task:
     def resolve(self, config, data=None):
         """A new config with the entries the table leaves to the data filled in.
 
-        `data` is what `build_inputs` returned, or None when a model is built
-        without data (`zoo.create_model`). The base class fills nothing.
+        `data` is what `build_inputs` returned, whose `settings` the data decided, or None when
+        a model is built without data (`zoo.create_model`, a rebuilt export): a task fills those
+        entries from the config alone then. The base class fills in `data.settings`.
         """
-        return dict(config)
+        return {**config, **(data.settings if data else {})}
 
     def build_inputs(self, config):
         """Returns `Data` for `config` (a dict of hyperparameters)."""

@@ -156,7 +156,7 @@ class CtcSpeechTask(Task):
     def resolve(self, config, data=None):
         """Fills `data` (the source read) and `normalization` (causal for a unidirectional model)."""
         normalization = config["normalization"] or ("utterance" if config["bidirectional"] else "causal")
-        return {**config, "data": data.info["source"] if data else config["data"], "normalization": normalization}
+        return {**super().resolve(config, data), "normalization": normalization}
 
     # -- data
 
@@ -173,6 +173,10 @@ class CtcSpeechTask(Task):
         if source not in ("fsdd", "wavs", "synthetic"):
             raise ValueError(f"--data {source!r}: choose fsdd, wavs or synthetic.")
         check_alphabet(config["alphabet"])
+        if not config["synthetic_voices"] and config["synthetic_share"] != self.defaults["synthetic_share"]:
+            raise ValueError(f"--synthetic-share {config['synthetic_share']:g} is the share of utterances said by "
+                             "--synthetic-voices N; without voices it would do nothing: give --synthetic-voices "
+                             "too, or leave the share out.")
         if config["cepstra"] > config["num_mel_bins"]:
             raise ValueError(f"--cepstra {config['cepstra']}: at most --num-mel-bins ({config['num_mel_bins']}).")
         if source != "wavs" and config["alphabet"] != DIGITS:
@@ -195,6 +199,7 @@ class CtcSpeechTask(Task):
                 "sizes": [train_size, len(validation), len(test)],
                 **info,
             },
+            settings={"data": source},
         )
 
     # -- model

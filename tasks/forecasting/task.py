@@ -62,13 +62,14 @@ LOSSES = ("mae", "smape")  # --loss: MAE weighted per window (layers.loss_weight
 # ------------------------------------------------------- model and loss settings
 
 
-def window_lengths(config):
-    """(input_window, chunk_length): as set, else one season per chunk and 14 seasons
-    (4 x horizon when not seasonal); the window rounded up to whole chunks."""
-    seasonality, horizon = config["seasonality"], config["horizon"]
+def series_settings(config, horizon, seasonality):
+    """The config entries the series decide: their `horizon` and `seasonality` (M4 fixes them), and
+    `input_window` and `chunk_length` as set, else one season per chunk and 14 seasons (4 x horizon
+    when not seasonal); the window rounded up to whole chunks."""
     chunk = config["chunk_length"] or (seasonality if seasonality > 1 else 1)
     window = config["input_window"] or (14 * seasonality if seasonality > 1 else 4 * horizon)
-    return -(-window // chunk) * chunk, chunk
+    return {"horizon": horizon, "seasonality": seasonality, "input_window": -(-window // chunk) * chunk,
+            "chunk_length": chunk}
 
 
 def parse_quantiles(text):
@@ -122,7 +123,8 @@ class ForecastingTask(Task):
                        auto="14 seasons, or 4 x horizon when not seasonal; a multiple of --chunk-length"),
         Hyperparameter("chunk_length", None, int, "history values per recurrent step",
                        auto="the seasonality (a day of hourly values per step)"),
-        Hyperparameter("quantiles", None, str, "also forecast these quantiles, e.g. 0.1,0.5,0.9"),
+        Hyperparameter("quantiles", None, str, "also forecast these quantiles, e.g. 0.1,0.5,0.9",
+                       check=parse_quantiles),  # refused before any data is read
         Hyperparameter("loss", "mae", str, "MAE divided by --loss-scale, or M4's sMAPE (not with quantiles)",
                        choices=LOSSES),
         Hyperparameter("loss_scale", "level", str, "divide each window's MAE by its level (like sMAPE) "
@@ -133,12 +135,11 @@ class ForecastingTask(Task):
     ]
 
     def resolve(self, config, data=None):
-        """Fills `data`, the data's `horizon` and `seasonality`, `chunk_length` and `input_window`."""
+        """Fills `data`, the data's `horizon` and `seasonality`, `chunk_length` and `input_window`
+        (`series_settings`): as the data decided them, else from the config."""
         if data:
-            config = {**config, "data": data.info["data"], "horizon": data.info["horizon"],
-                      "seasonality": data.info["seasonality"]}
-        window, chunk = window_lengths(config)
-        return {**config, "input_window": window, "chunk_length": chunk}
+            return {**config, **data.settings}
+        return {**config, **series_settings(config, config["horizon"], config["seasonality"])}
 
     # -- data
 
@@ -167,8 +168,8 @@ class ForecastingTask(Task):
             series, description = load_synthetic(config)
         else:
             raise ValueError(f"--data {source!r}: choose m4, csv or synthetic.")
-        window, _ = window_lengths({**config, "horizon": series.horizon, "seasonality": series.seasonality})
-        horizon, batch = series.horizon, config["batch_size"]
+        settings = {"data": source, **series_settings(config, series.horizon, series.seasonality)}
+        window, horizon, batch = settings["input_window"], series.horizon, config["batch_size"]
         scale = window_loss_scale(config)
         validated = [values for values in series.insamples if len(values) > horizon]
         return Data(
@@ -201,6 +202,7 @@ class ForecastingTask(Task):
                 "seasonality": series.seasonality,
             },
             reference=series,
+            settings=settings,
         )
 
     # -- model

@@ -85,9 +85,11 @@ class SentimentTask(Task):
 
     def resolve(self, config, data=None):
         """Fills `data` (the source read) and `ngrams` (none on the synthetic corpus, whose
-        label is in word order only; the real-text default without data)."""
-        source = data.info["source"] if data else config["data"]
-        return {**config, "data": source, "ngrams": ngram_order(config["ngrams"], source)}
+        label is in word order only; the real-text default without data): as the data decided
+        them, else from the config."""
+        if data:
+            return {**config, **data.settings}
+        return {**config, "ngrams": ngram_order(config["ngrams"], config["data"])}
 
     # -- data
 
@@ -126,7 +128,8 @@ class SentimentTask(Task):
                 f"no training text has class {[classes[k] for k in missing]}; give more texts of it."
             )
         batch = config["batch_size"]
-        outputs = _labelled_outputs(ngram_order(config["ngrams"], source))
+        settings = {"data": source, "ngrams": ngram_order(config["ngrams"], source)}
+        outputs = _labelled_outputs(settings["ngrams"])
         return Data(
             train=_dataset(train, batch, outputs, shuffle_seed=config["seed"]),
             validation=_dataset(validation, batch, outputs),
@@ -136,6 +139,7 @@ class SentimentTask(Task):
                 f"/ {len(test)} test texts, classes {classes}"
             ),
             info={"source": source, "classes": classes, "sizes": [len(train), len(validation), len(test)]},
+            settings=settings,
         )
 
     # -- model

@@ -31,6 +31,7 @@ import waitress
 import werkzeug.exceptions
 
 from zoo.layout import SERVING_DEFAULT
+from zoo.loading import shape_string
 from zoo.serving.errors import ServingError
 from zoo.serving.protos import model_metadata, proto_json
 from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS, find_signature, run_signature
@@ -140,16 +141,22 @@ def columns_to_arrays(inputs, specs):
     return {name: json_to_array(inputs[name], specs[name], name) for name in names}
 
 
+MAX_DEPTH = 32  # lists nested deeper are refused before numpy (at most 64 dimensions) or recursion meet them
+
+
 def json_to_array(value, spec, name):
     """A dense numpy array of `spec.dtype` from nested JSON lists; ServingError says where not."""
-    array = _plain_numbers(value, spec.dtype)
-    if array is not None:
-        return array
     shape = []
     probe = value
     while isinstance(probe, list):  # the shape the first elements describe, as TF Serving
         shape.append(len(probe))
         probe = probe[0] if probe else None
+    if len(shape) > MAX_DEPTH:
+        raise ServingError(f"Input {name!r} nests lists {len(shape)} deep; the signature takes "
+                           f"{shape_string(spec.shape)} (-1: any size).")
+    array = _plain_numbers(value, spec.dtype)
+    if array is not None:
+        return array
     flat = []
     _fill(value, shape, spec.dtype, name, (), flat)
     numpy_dtype = object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype
@@ -357,8 +364,13 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_requ
             document = json.loads(body)
         except ValueError as error:  # bad JSON or bad UTF-8
             raise ServingError(f"JSON Parse error: {error}") from None
+        except RecursionError:  # the client's error, not the server's: 400
+            raise ServingError("JSON Parse error: the body nests arrays or objects too deeply.") from None
         model = repository.resolve(name, version, label)
-        request_format, signature, inputs = decode_predict_request(document, model)
+        try:
+            request_format, signature, inputs = decode_predict_request(document, model)
+        except RecursionError:
+            raise ServingError("JSON Value: an input nests lists more deeply than any signature takes.") from None
         return encode_predict_response(run_signature(signature, inputs, max_request_rows, batcher), request_format)
 
     return app

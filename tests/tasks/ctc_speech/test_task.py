@@ -231,6 +231,8 @@ def test_synthetic_voices_validate_in_their_share_with_voices_they_never_trained
     (["--synthetic-share", "1.5"], r"--synthetic-share 1.5: must be in \[0, 1\]"),
     (["--tts", "festival"], "--tts: invalid choice: 'festival'"),
     (["--channel-share", "-0.1"], r"--channel-share -0.1: must be in \[0, 1\]"),
+    (["--data", "synthetic", "--synthetic-share", "0.7"], "--synthetic-share 0.7 is the share of utterances said by "
+                                                          "--synthetic-voices N; without voices it would do nothing"),
 ])
 def test_bad_synthetic_voice_settings_are_refused_before_training(arguments, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as error:
