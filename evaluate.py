@@ -29,7 +29,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from evaluation.grids import CUSTOM_CELLS, DATA_FOLDERS, GRIDS, custom_grid  # noqa: E402
+from evaluation.grids import CUSTOM_CELLS, CUSTOM_SEEDS, DATA_FOLDERS, GRIDS, custom_grid  # noqa: E402
 from evaluation.runs import run_grid  # noqa: E402
 from zoo.hyperparameters import parse_assignment  # noqa: E402
 from zoo.task import get_task, list_tasks  # noqa: E402
@@ -45,13 +45,12 @@ def main(argv=None):
     parser.add_argument("--task", help="compare cells on your data for this task (sentiment, forecasting, "
                         "ctc_speech) instead of a named grid")
     parser.add_argument("--data", help="with --task: the task's data source (e.g. csv; see train.py --help)")
-    parser.add_argument("--cells", default=",".join(CUSTOM_CELLS),
-                        help=f"with --task: comma-separated cells (default {','.join(CUSTOM_CELLS)})")
-    parser.add_argument("--seeds", type=int, default=3, help="with --task: seeds per cell (default 3)")
+    parser.add_argument("--cells", help=f"with --task: comma-separated cells (default {','.join(CUSTOM_CELLS)})")
+    parser.add_argument("--seeds", type=int, help=f"with --task: seeds per cell (default {CUSTOM_SEEDS})")
     parser.add_argument("--epochs", type=int, help="with --task: epochs per run (default: the task's)")
     parser.add_argument("--budget-minutes", type=float, help="with --task: train every run this many minutes "
                         "(equal wall-clock budgets) instead of the task's epochs")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="with --task: any other hyperparameter of the task (repeatable), e.g. --set units=32")
     parser.add_argument("--trials", type=int, help="with --task: tune each cell with this many Optuna trials "
                         "(the same for every cell), then retrain each cell's best with every seed")
@@ -66,6 +65,15 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     grid_name = "quick" if args.quick else args.grid
+    with_task = {"--data": args.data, "--cells": args.cells, "--seeds": args.seeds, "--epochs": args.epochs,
+                 "--budget-minutes": args.budget_minutes, "--set": args.set}
+    given = [flag for flag, value in with_task.items() if value is not None]
+    if given and not args.task:  # a named grid has its own cells, seeds and settings
+        sys.exit(f"evaluate.py: {', '.join(given)} compare(s) cells on your data and need(s) --task (with --data "
+                 f"and --data-dir); the named grid {grid_name!r} fixes its own cells, seeds and settings.")
+    args.cells = args.cells or ",".join(CUSTOM_CELLS)
+    args.seeds = CUSTOM_SEEDS if args.seeds is None else args.seeds
+    args.set = args.set or []
     if args.trials is not None:
         if not args.task:
             sys.exit("evaluate.py: --trials tunes the cells on your data: give --task, --data and --data-dir too.")
@@ -94,6 +102,9 @@ def main(argv=None):
     if args.data_dir is None and any(spec.overrides.get("data") in DATA_FOLDERS for spec in grid.tasks):
         args.data_dir = os.environ.get("ZOO_DATA_DIR", str(pathlib.Path(__file__).resolve().parent.parent / "shared" / "data"))
     wall_seconds = None
+    if args.report_only and not (results_dir / "results.csv").is_file():
+        sys.exit(f"evaluate.py: --report-only: no {results_dir / 'results.csv'} yet; run the grid first (the same "
+                 "command without --report-only).")
     if not args.report_only:
         try:
             wall_seconds = run_grid(grid, grid_name, results_dir, args.data_dir, args.reuse)

@@ -25,6 +25,7 @@ from zoo.training import (  # noqa: E402
     load_parent,
     parent_hyperparameters,
     resumed_hyperparameters,
+    trained_run,
     write_fine_tuned_card,
 )
 
@@ -77,6 +78,9 @@ def main(argv=None):
         if not chief:  # the chief writes the run and the export; this worker keeps its state aside
             run_options["output_dir"] = distribute.worker_output_dir(run_options["output_dir"])
         parent = None
+        if run_options["init_from"] and run_options["resume"]:
+            raise ValueError("--resume continues an unfinished run with its own settings and weights; --init-from "
+                             "starts a new run from a model's: give one of them.")
         if run_options["init_from"]:
             parent = load_parent(run_options["init_from"], task)
             args = {**parent_hyperparameters(parent, task), **{k: v for k, v in args.items() if v is not None}}
@@ -90,8 +94,9 @@ def main(argv=None):
             check_writable(folder)  # before training, not after it
         if run_options["formats"]:
             edge.check_config(task, config, run_options["formats"])
-        run = fit(task, config, run_options["output_dir"], resume, verbose=2 if run_options["quiet"] else 1,
-                  init_from=parent, strategy=run_options["strategy"], mixed_precision=run_options["mixed_precision"])
+        run = (resume and trained_run(task, config, resume)) or fit(
+            task, config, run_options["output_dir"], resume, verbose=2 if run_options["quiet"] else 1,
+            init_from=parent, strategy=run_options["strategy"], mixed_precision=run_options["mixed_precision"])
         if not chief:
             shutil.rmtree(run.run_dir)
             if not any(run.run_dir.parent.iterdir()):

@@ -166,12 +166,13 @@ def find_spec(name):
 
 
 CUSTOM_CELLS = ("gru", "lstm", "rnn")
+CUSTOM_SEEDS = 3  # seeds per cell of a comparison on the user's data
 
 
 BUDGET_EPOCHS = 1000  # the epoch cap of a run with a time budget (early stopping still applies)
 
 
-def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=3, overrides=None, budget_minutes=None):
+def custom_grid(task, data, data_dir, cells=CUSTOM_CELLS, seeds=CUSTOM_SEEDS, overrides=None, budget_minutes=None):
     """A grid of one task on the user's data (`evaluate.py --task T --data SOURCE --data-dir DIR`):
     the task's loader for `data`, its defaults with its `comparison` overrides (and `overrides`),
     `cells` at equal units and `seeds` seeds, scored on the task's headline `metric` beside its

@@ -51,6 +51,31 @@ def test_a_folder_of_numbered_folders_without_a_saved_model_is_no_model(shipped,
     assert [m["name"] for m in zoo.list_models()] == ["forecasting-tiny-shipped"]
 
 
+@pytest.mark.parametrize("setting", ["missing", "a_file"])
+def test_a_model_dir_setting_that_is_no_folder_is_said_once(shipped, tmp_path, monkeypatch, setting):
+    target = tmp_path / setting
+    if setting == "a_file":
+        target.write_text("")
+    monkeypatch.setenv(catalog.MODEL_DIR_VARIABLE, str(target))
+    monkeypatch.setattr(catalog, "_SAID", set())
+    with pytest.warns(UserWarning, match=rf"\$ZOO_MODEL_DIR is .*{setting}, which is "
+                                         rf"{'a file' if setting == 'a_file' else 'missing'}, not a folder of models"):
+        names = [m["name"] for m in zoo.list_models()]
+    assert names == ["forecasting-tiny-shipped"]
+
+
+def test_a_corrupt_metadata_file_is_named_and_the_other_models_still_listed(shipped, tiny_exports, tmp_path,
+                                                                             monkeypatch):
+    mine = tmp_path / "mine"
+    shutil.copytree(tiny_exports["sentiment"].path.parent, mine / "sentiment-tiny")
+    (mine / "sentiment-tiny" / "1" / "assets.extra" / "zoo_metadata.json").write_text("{broken")
+    monkeypatch.setenv(catalog.MODEL_DIR_VARIABLE, str(mine))
+    with pytest.warns(UserWarning, match=r"zoo_metadata.json: not readable \(JSONDecodeError"):
+        models = zoo.list_models()
+    assert [(m["name"], m["task"]) for m in models] == [("forecasting-tiny-shipped", "forecasting"),
+                                                        ("sentiment-tiny", None)]
+
+
 def test_unknown_name_lists_the_known_ones(shipped):
     with pytest.raises(FileNotFoundError, match=r"no model named 'sentiment-imbd-gru'; known models: "
                                                 r"\['forecasting-tiny-shipped'\]"):

@@ -2,6 +2,7 @@
 examples; the streaming step on-device; what each bad model, format or input gets."""
 
 import json
+import stat
 
 import numpy as np
 import pytest
@@ -153,6 +154,41 @@ def test_the_export_command_writes_the_files(tmp_path, capsys):
     export_main([str(path), "--format", "onnx"])
     assert f"wrote {path / EDGE_DIR / 'serving_default.onnx'}" in capsys.readouterr().out
     assert sorted(p.name for p in (path / EDGE_DIR).iterdir()) == ["edge.json", "serving_default.onnx"]
+    assert stat.S_IMODE((path / EDGE_DIR).stat().st_mode) == stat.S_IMODE(path.stat().st_mode)  # not mkdtemp's 0700
+    # Adding a format keeps the other (it was deleted: the edge folder was replaced whole).
+    onnx_bytes = (path / EDGE_DIR / "serving_default.onnx").read_bytes()
+    export_main([str(path), "--format", "litert"])
+    assert sorted(p.name for p in (path / EDGE_DIR).iterdir()) == [
+        "edge.json", "serving_default.onnx", "serving_default.tflite"]
+    assert (path / EDGE_DIR / "serving_default.onnx").read_bytes() == onnx_bytes
+    record = json.loads((path / EDGE_DIR / "edge.json").read_text())
+    assert sorted(record["files"]) == ["serving_default.onnx", "serving_default.tflite"]
+    assert sorted(zoo.load(path).metadata["edge"]["files"]) == ["serving_default.onnx", "serving_default.tflite"]
+
+
+def test_a_killed_conversions_staging_folder_is_removed_by_the_next(tmp_path):
+    path = export_tiny("forecasting", tmp_path).path
+    stale = path / ".edge-staging-abc123-999999999"  # no such process
+    stale.mkdir()
+    edge.convert(path, ["onnx"])
+    assert not stale.exists() and not list(path.glob(".edge-staging-*"))
+
+
+def test_a_shipped_model_is_converted_elsewhere_and_its_tracked_files_never_change(tmp_path, monkeypatch):
+    from zoo import catalog
+    from zoo.layout import write_manifest
+
+    shipped_dir = tmp_path / "shipped"
+    export_tiny("forecasting", shipped_dir, "forecasting-tiny-shipped")
+    write_manifest(shipped_dir, {"forecasting-tiny-shipped": {"task": "forecasting", "cell": "gru"}})
+    monkeypatch.setattr(catalog, "SHIPPED_DIR", shipped_dir)
+    before = {p: p.read_bytes() for p in sorted(shipped_dir.rglob("*")) if p.is_file()}
+    with pytest.raises(SystemExit, match=r"forecasting-tiny-shipped is one of the zoo's shipped models, whose files "
+                                         r"git tracks: .* --format onnx --output DIR"):
+        export_main([str(shipped_dir / "forecasting-tiny-shipped"), "--format", "onnx"])
+    export_main([str(shipped_dir / "forecasting-tiny-shipped"), "--format", "onnx", "--output", str(tmp_path / "mine")])
+    assert (tmp_path / "mine" / "serving_default.onnx").is_file()
+    assert {p: p.read_bytes() for p in sorted(shipped_dir.rglob("*")) if p.is_file()} == before
 
 
 # ------------------------------------------------------------------ bad input
@@ -195,6 +231,37 @@ def test_a_file_fed_a_wrong_shape_or_dtype_says_so(converted, inputs, message):
     for model in edge_files(converted["forecasting"][1], "serving_default"):
         with pytest.raises(EdgeError, match=message):
             model(**inputs)
+
+
+def test_a_missing_or_unreadable_file_is_named(tmp_path):
+    (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer")
+    (tmp_path / "junk.onnx").write_bytes(b"not a protobuf")
+    for name, message in [("missing.tflite", "no such file"), ("junk.tflite", "not a readable LiteRT file"),
+                          ("junk.onnx", "not a readable ONNX file"), ("model.bin", "not a .tflite or .onnx file")]:
+        with pytest.raises(EdgeError, match=rf"{name}: {message}"):
+            EdgeModel(tmp_path / name)
+
+
+def test_the_export_command_names_a_config_it_cannot_write(tmp_path):
+    export_tiny("forecasting", tmp_path)
+    with pytest.raises(SystemExit, match=r"zoo.export: cannot write .*nope/models.config: No such file or directory"):
+        export_main([str(tmp_path), "--output", str(tmp_path / "nope" / "models.config")])
+
+
+# What the SavedModel refuses, the on-device files refuse too (they forecast ~1.02, finite garbage or inf before).
+@pytest.mark.parametrize("history, message", [
+    (np.full((1, 12), np.nan, "float32"), r"input 'history' row 0 has no value \(all NaN or empty\)"),
+    (np.zeros((1, 0), "float32"), r"input 'history' row 0 has no value \(all NaN or empty\)"),  # not FLOOR_MOD's "Division by 0"
+    (np.array([[1.0, np.inf, 2.0]], "float32"), r"input 'history' row 0 holds an infinite value"),
+    (np.full((1, 12), 3e38, "float32"), r"output 'forecast' is not finite for these inputs"),
+])
+def test_a_file_refuses_the_histories_the_saved_model_refuses(converted, history, message):
+    saved, path = converted["forecasting"]
+    with pytest.raises(ValueError):
+        saved(history=history)
+    for model in edge_files(path, "serving_default"):
+        with pytest.raises(EdgeError, match=message):
+            model(history=history)
 
 
 # ------------------------------------------------------------- the example

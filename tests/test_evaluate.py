@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -183,3 +184,21 @@ def test_a_budget_that_is_not_positive_is_refused_before_training(minutes, tmp_p
                        "--output-dir", str(tmp_path / "results")])
     assert str(error.value) == f"evaluate.py: --budget-minutes {float(minutes):g}: give a positive number of minutes."
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cells", "gru,lstm", "--seeds", "2"], "evaluate.py: --cells, --seeds compare(s) cells on your data and "
+                                              "need(s) --task"),  # was: ignored, then the full grid's data
+    (["--quick", "--set", "units=8"], "evaluate.py: --set compare(s) cells on your data and need(s) --task"),
+])
+def test_comparison_flags_without_a_task_are_refused(args, message, tmp_path):
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        evaluate.main(args + ["--output-dir", str(tmp_path)])
+    assert not any(tmp_path.iterdir())
+
+
+def test_report_only_without_results_says_to_run_the_grid_first(tmp_path):
+    with pytest.raises(SystemExit, match=r"evaluate.py: --report-only: no .*quick/results.csv yet; run the grid "
+                                         r"first"):
+        evaluate.main(["--quick", "--report-only", "--output-dir", str(tmp_path)])
+

@@ -187,7 +187,8 @@ def test_export_cli_writes_a_local_config_elsewhere_and_leaves_the_committed_one
 
 
 def test_an_export_removes_what_a_killed_export_left_and_names_a_folder_it_cannot_write(tmp_path):
-    from zoo.export import check_writable, remove_stale_staging
+    from zoo.export import check_writable
+    from zoo.layout import remove_stale_staging
 
     model_dir = tmp_path / "m"
     stale = model_dir / ".staging-1-999999999"  # its process is gone

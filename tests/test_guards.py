@@ -22,6 +22,19 @@ def test_check_rows_names_the_first_failing_row_in_one_line():
         "Incompatible shapes: [2] vs. [3]")
 
 
+def test_an_assert_equal_message_comes_without_its_operands():
+    """The speech step's chunk-size check (tf.debugging.assert_equal, in the shipped models' graphs)."""
+    @tf.function
+    def step(audio):
+        tf.debugging.assert_equal(tf.shape(audio)[1] % 320, 0, message="step: audio chunks must hold a multiple "
+                                  "of 320 samples (40 ms at 8000 Hz)")
+        return audio
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+        step(tf.zeros([1, 100]))
+    assert readable(caught.value.message) == "step: audio chunks must hold a multiple of 320 samples (40 ms at 8000 Hz)"
+
+
 def nonsense(export):
     """(inputs, message) pairs each task's export must refuse, from its warm-up examples."""
     examples = {name: np.array(values) for name, values in export.examples.items()}

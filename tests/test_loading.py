@@ -5,6 +5,7 @@ here too; tests/test_serving_rest.py and test_serving_grpc.py check the same mes
 servers send them.
 """
 
+import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -53,6 +54,12 @@ def test_check_says_which_input_does_not_fit_and_how(loaded):
         with pytest.raises(ValueError) as caught:
             signature.check(inputs)
         assert str(caught.value) == message
+    sentiment_model = loaded["sentiment"][1]
+    with pytest.raises(ValueError, match=r"^Input 'text'\[1\]: None is not a text; the signature takes string"):
+        sentiment_model(text=["a fine film", None])
+    with pytest.raises(ValueError, match=r"^Input 'history' has rows of different lengths; pad them to one length "
+                                         r"\(NaN for a missing value\)\.$"):
+        forecasting_model(history=[[1.0, 2.0, 3.0], [1.0]])
     with pytest.raises(ValueError, match=r"^Input\(s\) \['history'\] given twice, in the dict and as keywords"):
         forecasting_model({"history": np.zeros((1, 12), "float32")}, history=np.ones((1, 12), "float32"))
 
@@ -116,6 +123,30 @@ def test_load_errors_name_the_path_and_the_input(exported, tmp_path):
         model({**exported.examples, name: np.zeros((1, 1, 1, 1, 1), exported.examples[name].dtype)})
     with pytest.raises(KeyError, match=r"no signature 'nope'"):
         model(exported.examples, signature_name="nope")
+
+
+def test_a_damaged_file_is_named_with_what_to_do(tiny_exports, tmp_path, monkeypatch):
+    from zoo import catalog
+    from zoo.layout import write_manifest
+
+    (tmp_path / "garbage.keras").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=r"garbage.keras: not a readable .keras file \(.*\); a .keras file is the zip"):
+        zoo.load(tmp_path / "garbage.keras")  # Keras itself says "File not found" for a file that is there
+    shipped = tmp_path / "shipped"
+    shutil.copytree(tiny_exports["forecasting"].path.parent, shipped / "forecasting-tiny")
+    write_manifest(shipped, {"forecasting-tiny": {"task": "forecasting", "cell": "gru"}})
+    monkeypatch.setattr(catalog, "SHIPPED_DIR", shipped)
+    shard = next((shipped / "forecasting-tiny" / "1" / "variables").glob("variables.data-*"))
+    shard.write_bytes(bytes(len(shard.read_bytes())))  # same size, other bytes
+    with pytest.raises(ValueError, match=r"forecasting-tiny/1: cannot load this SavedModel \(.*hecksum does not "
+                                         r"match.*\)\. It is one of the zoo's shipped models: restore it with "
+                                         r"`git checkout -- .*forecasting-tiny`\.$"):
+        zoo.load(shipped / "forecasting-tiny")
+    copy = tmp_path / "mine" / "forecasting-tiny"
+    shutil.copytree(tiny_exports["forecasting"].path.parent, copy)
+    (copy / "1" / "assets.extra" / "zoo_metadata.json").write_text("{broken")
+    with pytest.raises(ValueError, match=r"zoo_metadata.json: not valid JSON \(.*\)\. Export it again"):
+        zoo.load(copy)
 
 
 def test_a_keras_file_of_any_task_loads_with_zoo_alone(tiny_exports, tmp_path):

@@ -56,8 +56,13 @@ def test_zoo_serve_without_the_base_folder_says_so(tmp_path):
         main(["serve", "--model-base-path", str(tmp_path / "missing")])
 
 
-def test_a_rest_port_in_use_is_one_readable_line(tmp_path):
+def test_a_rest_port_in_use_is_one_readable_line(tmp_path, monkeypatch):
     import socket
+
+    from zoo.serving import ModelRepository
+
+    # said before any model loads (it came after all of them had loaded, ~7 s for the shipped ones)
+    monkeypatch.setattr(ModelRepository, "start", lambda self: pytest.fail("models loaded before the port was bound"))
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -151,8 +151,13 @@ def test_parameters_file_in_tf_servings_text_format(tmp_path):
         ("max_batch_size { value: 8 }\npad_variable_length_inputs { value: 1 }\n",
          "line 2: field 'pad_variable_length_inputs' is not one zoo serve takes"),
         ("max_batch_size { value: 8 }\n\nmax_batch_size: 8\n", "line 3: cannot read 'max_batch_size: 8'"),
-        ("max_batch_size { value: 0 }\n", "batching parameter max_batch_size: 0; expected an integer >= 1."),
-        ("batch_timeout_micros { value: -1 }\n", "batch_timeout_micros: -1; expected an integer >= 0."),
+        ("max_batch_size { value: 0 }\n", "batching parameter max_batch_size: 0; expected an integer from 1 to "
+                                           "100,000."),
+        ("batch_timeout_micros { value: -1 }\n", "batch_timeout_micros: -1; expected an integer from 0 to 60,000,000."),
+        # was: no refusal, and a server building threads at ~150 MB/s
+        ("num_batch_threads { value: 100000000 }\n", "num_batch_threads: 100000000; expected an integer from 1 to 256."),
+        ("max_enqueued_batches { value: 10000000000 }\n", "max_enqueued_batches: 10000000000; expected an integer "
+                                                           "from 1 to 100,000."),
     ],
 )
 def test_a_wrong_parameters_file_names_line_and_field(tmp_path, text, message):

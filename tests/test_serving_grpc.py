@@ -6,6 +6,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.framework import tensor_shape_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -88,6 +89,16 @@ def test_output_filter_status_and_metadata(grpc_served):
     assert list(inputs) == ["history"] and inputs["history"].dtype == tf.float32.as_datatype_enum
 
 
+def declared_only(shape, values=()):
+    """A float32 TensorProto that declares `shape` and carries only `values` (TensorFlow would fill the rest)."""
+    proto = tf.make_tensor_proto(np.zeros(0, "float32"))
+    proto.ClearField("tensor_content")
+    proto.tensor_shape.ClearField("dim")
+    proto.tensor_shape.dim.extend([tensor_shape_pb2.TensorShapeProto.Dim(size=size) for size in shape])
+    proto.float_val.extend(values)
+    return proto
+
+
 @pytest.mark.parametrize(
     "change, code, message",
     [
@@ -106,6 +117,13 @@ def test_output_filter_status_and_metadata(grpc_served):
          grpc.StatusCode.RESOURCE_EXHAUSTED, r"Input 'history' has 51 rows; this server takes at most 50"),
         (lambda r: setattr(r.model_spec, "signature_name", "nope"), grpc.StatusCode.INVALID_ARGUMENT,
          '"nope" not found'),
+        # A shape declared with no values: refused before anything is allocated (was: 37 GiB asked for).
+        (lambda r: r.inputs["history"].CopyFrom(declared_only([100000, 100000])), grpc.StatusCode.RESOURCE_EXHAUSTED,
+         r"Input 'history' has 100000 rows; this server takes at most 50"),
+        (lambda r: r.inputs["history"].CopyFrom(declared_only([50, 1000000])), grpc.StatusCode.INVALID_ARGUMENT,
+         r"Input 'history': its TensorProto declares shape \[50, 1000000\] \(50,000,000 values\) and carries 0"),
+        (lambda r: r.inputs["history"].CopyFrom(declared_only([2, 12], values=[1.0])), grpc.StatusCode.INVALID_ARGUMENT,
+         r"declares shape \[2, 12\] \(24 values\) and carries 1: send every value"),
     ],
 )
 def test_bad_requests_get_tf_servings_status_codes_and_the_server_keeps_serving(grpc_served, change, code, message):

@@ -155,6 +155,34 @@ def test_resume_continues_an_interrupted_run_from_its_last_epoch(tmp_path, monke
         train.main(flags + ["--resume", str(runs / "nope.partial")])
 
 
+def test_resume_exports_a_run_that_trained_but_failed_to_export_without_training_again(tmp_path, monkeypatch):
+    runs, exports = tmp_path / "runs", tmp_path / "saved_models"
+    flags = ["--task", "forecasting", "--data", "synthetic", "--synthetic-series", "4", "--horizon", "6",
+             "--seasonality", "4", "--units", "4", "--num-layers", "1", "--steps-per-epoch", "3", "--epochs", "2",
+             "--quiet", "--output-dir", str(runs), "--export-dir", str(exports)]
+
+    def unwritable(*args, **kwargs):
+        raise PermissionError("saved_models: not writable")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train, "export", unwritable)
+        with pytest.raises(SystemExit, match="not writable"):
+            train.main(flags)
+    (partial,) = runs.iterdir()
+    metrics = (partial / "metrics.json").read_text()
+    monkeypatch.setattr(train, "fit", lambda *args, **kwargs: pytest.fail("trained again"))
+    train.main(flags + ["--resume"])
+    (finished,) = runs.iterdir()
+    assert finished.name == partial.name.removesuffix(".partial") and (finished / "metrics.json").read_text() == metrics
+    assert (exports / "forecasting-gru" / "1" / "saved_model.pb").is_file()
+
+
+def test_resume_and_init_from_together_are_refused_by_name(tmp_path):
+    with pytest.raises(SystemExit, match=r"train.py: --resume continues an unfinished run with its own settings and "
+                                         r"weights; --init-from starts a new run from a model's: give one of them."):
+        train.main(["--resume", str(tmp_path / "run.partial"), "--init-from", "sentiment-imdb-gru"])
+
+
 def test_init_from_an_unknown_name_lists_the_known_models(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match=r"train.py: no model named 'sentiment-imbd-gru'; known models: \["):
@@ -191,6 +219,8 @@ def test_fine_tuning_from_an_export_records_its_parent_in_metadata_and_card(tmp_
 @pytest.mark.parametrize("flags, message", [
     (["--epochs", "0"], "--epochs 0: must be > 0"),
     (["--epochs", "-1"], "--epochs -1: must be > 0"),
+    (["--epochs", "99999999999999999999"], "--epochs 99999999999999999999: must be at most 100,000"),
+    (["--units", "4294967296"], "--units 4294967296: must be at most 2,147,483,647"),
     (["--learning-rate", "-1"], "--learning-rate -1.0: must be > 0"),
     (["--learning-rate", "nan"], "--learning-rate nan: must be a finite number"),
     (["--batch-size", "0"], "--batch-size 0: must be > 0"),

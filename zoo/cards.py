@@ -140,8 +140,9 @@ def edge_section(record, version):
     rows = []
     for name, info in record["files"].items():
         kind = "vocabulary" if info.get("asset") else {"litert": "LiteRT", "onnx": "ONNX"}[info["format"]]
-        if record.get("quantize") and not info.get("asset"):
-            kind += f" ({record['quantize']} int8)"
+        quantize = info.get("quantize", record.get("quantize"))  # per file since conversions add formats
+        if quantize and not info.get("asset"):
+            kind += f" ({quantize} int8)"
         difference = "" if info.get("asset") else f"{info['max_difference']:.2g}"
         rows.append((f"`{version}/edge/{name}`", kind, f"{info['bytes'] / 1e6:.2f} MB", difference))
     signatures = [f"- `{name}`: in {', '.join(f'`{k}` {v}' for k, v in about['inputs'].items())}; "

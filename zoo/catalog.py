@@ -15,6 +15,7 @@ exports refuse to write under it (`zoo.export.refuse_shipped_name`).
 import json
 import os
 import pathlib
+import warnings
 
 from zoo.layout import METADATA_FILE, read_manifest, saved_model_versions
 
@@ -27,8 +28,22 @@ def user_model_dirs(base_dirs=None):
     `$ZOO_MODEL_DIR` and `./saved_models`."""
     if base_dirs is None:
         base_dirs = [os.environ[MODEL_DIR_VARIABLE]] if os.environ.get(MODEL_DIR_VARIABLE) else []
+        if base_dirs and not pathlib.Path(base_dirs[0]).is_dir():
+            _say_once(f"${MODEL_DIR_VARIABLE} is {base_dirs[0]}, which is "
+                      f"{'a file' if pathlib.Path(base_dirs[0]).exists() else 'missing'}, not a folder of "
+                      "models: it is left out.")
         base_dirs.append("saved_models")
     return [pathlib.Path(folder) for folder in base_dirs]
+
+
+_SAID = set()
+
+
+def _say_once(message):
+    """A warning shown once per process (a setting read on every lookup would repeat it)."""
+    if message not in _SAID:
+        _SAID.add(message)
+        warnings.warn(message, stacklevel=3)
 
 
 def default_base_path():
@@ -62,6 +77,13 @@ def check_shipped(name, shipped_dir=None):
     return model_dir
 
 
+def is_shipped(model_dir, shipped_dir=None):
+    """Whether `model_dir` is one of the zoo's shipped models (in the shipped folder and its manifest)."""
+    shipped_dir = pathlib.Path(shipped_dir or SHIPPED_DIR)
+    model_dir = pathlib.Path(model_dir)
+    return model_dir.resolve().parent == shipped_dir.resolve() and model_dir.name in read_manifest(shipped_dir)
+
+
 def find_model(name, base_dirs=None, shipped_dir=None):
     """The folder of the model called `name`: a shipped one (checked complete), else the
     first user folder holding it; FileNotFoundError listing the known names otherwise."""
@@ -92,7 +114,12 @@ def list_models(base_dirs=None, shipped_dir=None):
             continue
         seen.add(model_dir.name)
         metadata = model_dir / str(found[-1]) / "assets.extra" / METADATA_FILE
-        task = json.loads(metadata.read_text()).get("task") if metadata.is_file() else None
+        try:
+            task = json.loads(metadata.read_text()).get("task") if metadata.is_file() else None
+        except (ValueError, AttributeError, OSError) as error:  # one bad file hides no other model
+            _say_once(f"{metadata}: not readable ({type(error).__name__}: {error}); {model_dir.name} is listed "
+                      "without its task.")
+            task = None
         models.append({"name": model_dir.name, "task": task, "versions": found,
                        "shipped": model_dir.name in shipped, "path": str(model_dir)})
     return models

@@ -12,8 +12,11 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
 
 
 def find_table(folder, stem):
-    """`folder/stem.csv`, `.tsv`, or either gzipped; a clear error if none is there."""
+    """`folder/stem.csv`, `.tsv`, or either gzipped; a clear error if none is there (or `folder` is a file)."""
     folder = pathlib.Path(folder)
+    if folder.is_file():
+        raise FileNotFoundError(f"--data-dir {folder} is a file; give the folder that holds it (and the other "
+                                f"split): {folder.parent}.")
     for suffix in TABLE_SUFFIXES:
         path = folder / f"{stem}{suffix}"
         if path.exists():

@@ -58,17 +58,18 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from zoo import cards, loading
+from zoo import cards, catalog, loading
 from zoo.cell_names import KERAS_BUILTIN_CELLS
 from zoo.layers import unrolled_loops
 from zoo.layers.recurrent import FusedRNN
-from zoo.layout import METADATA_FILE, read_warmup_requests, refresh_manifest_entry
+from zoo.layout import METADATA_FILE, read_warmup_requests, refresh_manifest_entry, remove_stale_staging
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
 FORMAT_NAMES = {"litert": "LiteRT", "onnx": "ONNX"}
 QUANTIZATIONS = ("dynamic",)
 EDGE_DIR = "edge"  # in the version folder
 RECORD_FILE = "edge.json"  # in EDGE_DIR
+STAGING_PREFIX = ".edge-staging-"  # beside EDGE_DIR while a conversion writes; `-<pid>` ends the name
 ONNX_OPSET = 17
 PARITY_TOLERANCE = 1e-4  # |converted - TF| <= tol * (1 + |TF|), float32 round-off of another kernel order
 
@@ -157,9 +158,13 @@ def to_onnx(function, name):
     return proto.SerializeToString()
 
 
+def _format_of(path):
+    return next(name for name, suffix in FORMATS.items() if suffix == pathlib.Path(path).suffix)
+
+
 def _first_error_line(error):
     lines = [line.strip() for line in str(error).splitlines() if "error" in line.lower()]
-    return (lines[0] if lines else str(error).strip().splitlines()[0])[:400]
+    return (lines[0] if lines else (str(error).strip().splitlines() or [type(error).__name__])[0])[:400]
 
 
 # ------------------------------------------------------------------ runtimes
@@ -171,6 +176,17 @@ class EdgeModel:
 
     def __init__(self, path, num_threads=1):
         self.path = pathlib.Path(path)
+        if self.path.suffix not in FORMATS.values():
+            raise EdgeError(f"{self.path}: not a .tflite or .onnx file.")
+        if not self.path.is_file():
+            raise EdgeError(f"{self.path}: no such file.")
+        try:
+            self._open(num_threads)
+        except Exception as error:  # noqa: BLE001 (each runtime raises its own kinds)
+            raise EdgeError(f"{self.path}: not a readable {FORMAT_NAMES[_format_of(self.path)]} file "
+                            f"({_first_error_line(error)}).") from None
+
+    def _open(self, num_threads):
         if self.path.suffix == ".tflite":
             from ai_edge_litert.interpreter import Interpreter
 
@@ -195,14 +211,23 @@ class EdgeModel:
             }
             names = [item.name for item in session.get_outputs()]
             self._run = lambda inputs: dict(zip(names, session.run(names, inputs)))
-        else:
-            raise EdgeError(f"{self.path}: not a .tflite or .onnx file.")
 
     def __call__(self, **inputs):
-        return self._run(self.check(inputs))
+        """`{output: numpy}`; EdgeError for inputs `check` refuses, or an output that is not finite
+        (inputs beyond what float32 carries through the model), as the SavedModel refuses them."""
+        outputs = self._run(self.check(inputs))
+        for key, value in outputs.items():
+            value = np.asarray(value)
+            if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise EdgeError(f"{self.path.name}: output {key!r} is not finite for these inputs (values beyond "
+                                "float32's range?); scale them down.")
+        return outputs
 
     def check(self, inputs):
-        """The inputs as arrays of the file's dtypes; EdgeError naming what does not fit."""
+        """The inputs as arrays of the file's dtypes; EdgeError naming what does not fit: a dtype or
+        shape the file does not take, and in a float input an infinite value or a row with no finite
+        value at all (all NaN, or empty), which the SavedModels refuse too and a converted graph
+        would turn into a number (or, for an empty row, LiteRT's "Division by 0")."""
         if set(inputs) != set(self.inputs):
             raise EdgeError(f"{self.path.name} takes inputs {sorted(self.inputs)}; got {sorted(inputs)}.")
         checked = {}
@@ -216,7 +241,18 @@ class EdgeModel:
                 wanted = "[" + ", ".join("any" if size == -1 else str(size) for size in shape) + "]"
                 raise EdgeError(f"{self.path.name}: input {name!r} has shape {list(array.shape)}; "
                                 f"it takes {wanted} ({dtype.name}).")
-            checked[name] = array.astype(dtype, copy=False)
+            array = array.astype(dtype, copy=False)
+            if dtype.kind == "f":
+                rows = array.reshape(len(array), -1) if array.ndim else array.reshape(1, -1)
+                infinite = np.flatnonzero(np.isinf(rows).any(axis=1))
+                if len(infinite):
+                    raise EdgeError(f"{self.path.name}: input {name!r} row {infinite[0]} holds an infinite value; "
+                                    "send NaN for a missing one where the model takes it.")
+                empty = np.flatnonzero(~np.isfinite(rows).any(axis=1))
+                if len(empty):
+                    raise EdgeError(f"{self.path.name}: input {name!r} row {empty[0]} has no value (all NaN or "
+                                    "empty); send at least one.")
+            checked[name] = array
         return checked
 
 
@@ -234,7 +270,10 @@ class EdgeFile:
 def convert(model, formats, quantize=None, output_dir=None):
     """Converts the exported `model` (a name, a version folder or a `zoo.loading.SavedModel`)
     to each of `formats`; writes `<version>/edge/` (or `output_dir`) whole or not at all and
-    records it. Returns the [EdgeFile]."""
+    records it, keeping the files of other formats already there. Returns the [EdgeFile].
+
+    A shipped model's folder is tracked by git and never changes because a user converted it:
+    its conversion goes to `output_dir`, which it then needs."""
     formats = list(dict.fromkeys(formats))
     unknown = [name for name in formats if name not in FORMATS]
     if unknown or not formats:
@@ -246,6 +285,10 @@ def convert(model, formats, quantize=None, output_dir=None):
     saved = model if isinstance(model, loading.SavedModel) else loading.load(model)
     if not isinstance(saved, loading.SavedModel):
         raise EdgeError(f"{model}: give an exported model (a name or version folder), not a .keras file.")
+    if not output_dir and catalog.is_shipped(saved.path.parent):
+        raise EdgeError(f"{saved.name} is one of the zoo's shipped models, whose files git tracks: its on-device "
+                        f"files go elsewhere: python -m zoo.export {saved.name} --format {' '.join(formats)} "
+                        "--output DIR.")
     task, config, keras_model = rebuild(saved, formats)
     signatures = task.edge_signatures(keras_model, config)
     warmup = dict(read_warmup_requests(saved.path)).get("serving_default") or {}
@@ -253,7 +296,9 @@ def convert(model, formats, quantize=None, output_dir=None):
 
     target = pathlib.Path(output_dir) if output_dir else saved.path / EDGE_DIR
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".edge-staging-", dir=target.parent))
+    remove_stale_staging(target.parent, STAGING_PREFIX)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, suffix=f"-{os.getpid()}", dir=target.parent))
+    os.chmod(staging, 0o777 & ~_umask())  # as the rest of an export (mkdtemp's is 0700): TF Serving may be another user
     files, record = [], {"quantize": quantize, "tolerance": None if quantize else PARITY_TOLERANCE,
                          "signatures": {}, "files": {}}
     try:
@@ -276,11 +321,12 @@ def convert(model, formats, quantize=None, output_dir=None):
                                              f"{saved.name} {name} as {format_name}")
                 files.append(EdgeFile(name, format_name, target / path.name, difference))
                 record["files"][path.name] = {"signature": name, "format": format_name, "bytes": len(content),
-                                              "max_difference": difference}
+                                              "max_difference": difference, "quantize": quantize}
         for filename, text in task.edge_assets(keras_model, config).items():
             (staging / filename).write_text(text)
             record["files"][filename] = {"asset": True, "bytes": (staging / filename).stat().st_size}
         record["about"] = task.edge_about(config)
+        _keep_other_formats(target, staging, record)
         (staging / RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
         if target.exists():
             shutil.rmtree(target)
@@ -295,6 +341,27 @@ def convert(model, formats, quantize=None, output_dir=None):
             card.write_text(cards.with_section(card.read_text(), cards.EDGE_HEADING, section))
         refresh_manifest_entry(saved.path.parent)  # a shipped model lists its files
     return files
+
+
+def _keep_other_formats(target, staging, record):
+    """Copies into `staging` the files an earlier conversion left in `target` that this one does not
+    write (another format's), and adds their entries to `record`: converting to ONNX after LiteRT
+    keeps the LiteRT file."""
+    previous_path = target / RECORD_FILE
+    if not previous_path.is_file():
+        return
+    previous = json.loads(previous_path.read_text())
+    for filename, entry in previous.get("files", {}).items():
+        if filename not in record["files"] and (target / filename).is_file():
+            shutil.copy2(target / filename, staging / filename)
+            record["files"][filename] = {**entry, "quantize": entry.get("quantize", previous.get("quantize"))}
+    record["signatures"] = {**previous.get("signatures", {}), **record["signatures"]}
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _spec_text(spec):

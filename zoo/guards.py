@@ -35,6 +35,7 @@ def readable(error_message):
     that is not context."""
     match = ASSERTION.search(error_message)
     if match:
-        return match.group(1).replace("\\'", "'")
+        # tf.debugging.assert_* append their operands: "...] [Condition x == y did not hold ...] [x ...".
+        return match.group(1).split("] [Condition ", 1)[0].replace("\\'", "'")
     lines = [line for line in error_message.splitlines() if line.strip() and not line.startswith(CONTEXT_LINES)]
     return lines[0] if lines else error_message

@@ -17,6 +17,7 @@ import math
 from zoo.cell_names import SEQUENCE_MODELS
 
 REQUIRED = object()  # a shared hyperparameter whose default each task must give
+LARGEST_INTEGER = 2**31 - 1  # what TensorFlow's int32 counters hold; a larger integer setting is refused
 
 
 # The ranges a value may take; each docstring ends the error message ("--dropout 1.5: must be ...").
@@ -56,6 +57,7 @@ class Hyperparameter:
     # numbers: a range above (`positive` unless said otherwise); texts: a function that raises a
     # ValueError naming the flag for a value it refuses (e.g. a list it cannot parse)
     check: object = None
+    most: float = None  # the largest value a number may take (default for integers: LARGEST_INTEGER)
 
     @property
     def flag(self):
@@ -76,7 +78,7 @@ SHARED = (
     Hyperparameter("data", None, str, "data source, per task (e.g. imdb, csv, synthetic)",
                    auto="the real data when --data-dir has it, else synthetic"),
     Hyperparameter("data_dir", None, str, "folder (or file) with the data for --data"),
-    Hyperparameter("epochs", REQUIRED, int, "maximum epochs (early stopping on validation)"),
+    Hyperparameter("epochs", REQUIRED, int, "maximum epochs (early stopping on validation)", most=100_000),
     Hyperparameter("batch_size", REQUIRED, int, "examples per training step (the global batch)"),
     Hyperparameter("learning_rate", REQUIRED, float, "peak Adam learning rate (cosine decay)"),
     Hyperparameter("units", REQUIRED, int, "units per recurrent layer (per direction)"),
@@ -145,6 +147,9 @@ def check_value(row, value):
         check = row.check or positive
         if not check(value):
             raise ValueError(f"{row.flag} {value!r}: must be {check.__doc__}.")
+        most = row.most if row.most is not None else (LARGEST_INTEGER if kind is int else None)
+        if most is not None and value > most:
+            raise ValueError(f"{row.flag} {value!r}: must be at most {most:,}.")
     return value
 
 

@@ -7,8 +7,10 @@ The readers live here, below everything that reads an export (`zoo.loading`, `zo
 """
 
 import json
+import os
 import pathlib
 import re
+import shutil
 
 import tensorflow as tf
 from google.protobuf import text_format
@@ -39,6 +41,25 @@ def saved_model_versions(model_dir):
     model_dir = pathlib.Path(model_dir)
     return [version for version in versions(model_dir) if (model_dir / str(version) / "saved_model.pb").is_file()]
 
+
+
+def remove_stale_staging(folder, prefix=".staging-"):
+    """Removes the `<prefix>...-<pid>` folders under `folder` that a killed export or conversion left
+    (their process is gone); a folder being written by a live process stays."""
+    for staging in pathlib.Path(folder).glob(f"{prefix}*-*"):
+        pid = staging.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 # ------------------------------------------------------------------ manifest

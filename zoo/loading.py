@@ -23,10 +23,12 @@ and a request to either of `zoo serve`'s APIs go through it alike.
 
 import json
 import pathlib
+import re
 
 import keras
 import numpy as np
 import tensorflow as tf
+from google.protobuf.message import DecodeError
 from tensorflow.core.protobuf import saved_model_pb2
 
 import zoo.builders  # noqa: F401  (registers the library's own Keras objects)
@@ -46,7 +48,11 @@ def load(path):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such .keras file.")
         list_tasks()  # imports every registered task's package, which registers its Keras objects
-        return keras.saving.load_model(path)
+        try:
+            return keras.saving.load_model(path)
+        except (ValueError, OSError, KeyError, EOFError) as error:  # Keras says "File not found" for a bad zip
+            raise ValueError(f"{path}: not a readable .keras file ({_first_line(error)}); a .keras file is the "
+                             "zip Keras's model.save writes (a run's model.keras).") from None
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: no such SavedModel folder or .keras file.")
     if not (path / "saved_model.pb").exists():
@@ -107,6 +113,20 @@ def rebuild(saved, **overrides):
     return task, config, build_from_parent(task, config, None, saved)
 
 
+def _first_line(error):
+    """The error's first line without TensorFlow's op context (`{{function_node ...}}`, `[Op:...]`)."""
+    text = readable(str(getattr(error, "message", None) or error).strip())
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", text)
+    return (text.splitlines() or [type(error).__name__])[0][:300]
+
+
+def _restore_hint(version_dir):
+    model_dir = pathlib.Path(version_dir).parent
+    if catalog.is_shipped(model_dir):
+        return f"It is one of the zoo's shipped models: restore it with `git checkout -- {model_dir}`."
+    return "Export it again (train.py, or zoo.training.export)."
+
+
 def is_model_name(path):
     """A bare name (no folder, no suffix) that is not a folder here: looked up by name."""
     return len(path.parts) == 1 and not path.suffix and not path.exists()
@@ -119,12 +139,19 @@ class SavedModel:
         self.path = pathlib.Path(path)
         self.name = self.path.parent.name  # the model folder, as TF Serving names it
         self.version = int(self.path.name) if self.path.name.isdigit() else None
-        # Kept alive: the signatures read its variables.
-        self._loaded = tf.saved_model.load(str(self.path))
+        try:
+            # Kept alive: the signatures read its variables.
+            self._loaded = tf.saved_model.load(str(self.path))
+            graph = saved_model_pb2.SavedModel.FromString((self.path / "saved_model.pb").read_bytes())
+        except (tf.errors.OpError, DecodeError, ValueError, OSError) as error:  # a damaged file, not a bug here
+            raise ValueError(f"{self.path}: cannot load this SavedModel ({_first_line(error)}). "
+                             + _restore_hint(self.path)) from None
         self.signatures = dict(self._loaded.signatures)
         metadata = self.path / "assets.extra" / METADATA_FILE
-        self.metadata = json.loads(metadata.read_text()) if metadata.exists() else {}
-        graph = saved_model_pb2.SavedModel.FromString((self.path / "saved_model.pb").read_bytes())
+        try:
+            self.metadata = json.loads(metadata.read_text()) if metadata.exists() else {}
+        except ValueError as error:
+            raise ValueError(f"{metadata}: not valid JSON ({error}). " + _restore_hint(self.path)) from None
         # As TF Serving's model metadata reports them (`__saved_model_init_op` included).
         self.signature_defs = dict(graph.meta_graphs[0].signature_def)
 
@@ -221,8 +248,13 @@ class Signature:
 
 
 def to_tensor(values, spec, name):
-    """`values` as a tensor of `spec`'s dtype, checked against its shape."""
-    array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    """`values` as a tensor of `spec`'s dtype, checked against its shape; ValueError naming the input
+    for rows of different lengths, a value that is not of the dtype (None among texts), a shape."""
+    try:
+        array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    except ValueError:  # numpy: "inhomogeneous shape"
+        raise ValueError(f"Input {name!r} has rows of different lengths; pad them to one length"
+                         + (" (NaN for a missing value)." if spec.dtype.is_floating else ".")) from None
     if array.size == 0:  # an empty list comes as float64
         array = array.astype(object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
     if spec.dtype == tf.string:
@@ -237,6 +269,12 @@ def to_tensor(values, spec, name):
         raise ValueError(
             f"Input {name!r}: the signature takes {spec.dtype.name}, got {array.dtype} values."
         )
+    if array.dtype == object:  # texts given as Python objects: each must be a str or bytes
+        index = next((i for i, value in enumerate(array.flat) if not isinstance(value, (str, bytes))), None)
+        if index is not None:
+            where = np.unravel_index(index, array.shape)
+            raise ValueError(f"Input {name!r}{list(map(int, where))}: {array.flat[index]!r} is not a text; "
+                             f"the signature takes {spec.dtype.name} (str or bytes).")
     if not spec.shape.is_compatible_with(array.shape):
         raise ValueError(
             f"Input {name!r} has shape {list(array.shape)}; the signature takes "

@@ -42,8 +42,9 @@ def main(argv=None):
     batcher = make_batcher(args)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     repository = ModelRepository(args.model_base_path, args.poll_seconds)
+    server = bind_rest(args, repository, batcher)  # before any model loads: a taken port is said at once
     repository.start()
-    server, grpc_server, grpc_port = start_servers(args, repository, batcher)
+    grpc_server, grpc_port = start_grpc(args, repository, batcher)
     names = repository.model_names()
     grpc_line = f" and gRPC on {args.host}:{grpc_port}" if grpc_server else ""
     if batcher:
@@ -146,9 +147,9 @@ def make_batcher(args):
     return RequestBatcher(parameters)
 
 
-def start_servers(args, repository, batcher):
-    """(REST server, gRPC server or None, its port): bound, not yet serving; a port that cannot be
-    bound stops the command with the reason."""
+def bind_rest(args, repository, batcher):
+    """The REST server, bound to its port and not yet serving; a port that cannot be bound stops the
+    command with the reason."""
     try:
         server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads,
                              args.max_request_rows, batcher)
@@ -156,6 +157,11 @@ def start_servers(args, repository, batcher):
         repository.stop()
         sys.exit(f"zoo serve: cannot serve REST on {args.host}:{args.port} ({error.strerror or error}); "
                  "choose another --port.")
+    return server
+
+
+def start_grpc(args, repository, batcher):
+    """(gRPC server, its port), serving, or (None, None) without --grpc-port."""
     grpc_server = grpc_port = None
     if args.grpc_port is not None:
         try:
@@ -165,7 +171,7 @@ def start_servers(args, repository, batcher):
             )
         except OSError as error:
             sys.exit(str(error))
-    return server, grpc_server, grpc_port
+    return grpc_server, grpc_port
 
 
 def serve_until_stopped(server, grpc_server, batcher, repository):

@@ -255,6 +255,23 @@ def record(task, config, data, model, history, metrics, run_dir):
     model.save(run_dir / "model.keras")
 
 
+def trained_run(task, config, run_dir):
+    """The `Run` of an unfinished run folder whose training and test are done (its model.keras, the
+    last file `fit` writes, is there) but whose export is not (it failed: a folder not writable, a
+    full disk); None for a run still to train. `--resume` exports such a run instead of training it
+    again: the data is read again for the export's signatures and warm-up examples."""
+    run_dir = pathlib.Path(run_dir)
+    if not (run_dir / "model.keras").is_file():
+        return None
+    print(f"{run_dir}: trained and tested already (model.keras, metrics.json); exporting it", flush=True)
+    data = task.build_inputs(config)
+    config = task.resolve(config, data)
+    model = loading.load(run_dir / "model.keras")
+    history = json.loads((run_dir / "history.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return Run(task, config, model, data, history, metrics, run_dir)
+
+
 def local_copy(task, config, data, model, mixed_precision):
     """`model` rebuilt on this machine alone with the trained weights: what is tested, saved and
     exported after a multi-worker run, whose own model would wait for the other workers."""

@@ -39,6 +39,7 @@ from zoo.layout import (
     model_names,
     read_manifest,
     read_models_config,
+    remove_stale_staging,
     versions,
 )
 
@@ -95,24 +96,6 @@ def check_writable(folder):
         raise PermissionError(f"{folder}: cannot create this folder ({existing} is a file).")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise PermissionError(f"{folder}: this folder cannot be written ({existing} is not writable).")
-
-
-def remove_stale_staging(model_dir):
-    """Removes `.staging-*` folders a killed export left (their process is gone)."""
-    for staging in pathlib.Path(model_dir).glob(".staging-*-*"):
-        pid = staging.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def refuse_shipped_name(model_dir):

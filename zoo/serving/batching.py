@@ -43,6 +43,16 @@ import tensorflow as tf
 from zoo.serving.errors import ServingError
 
 
+# What each parameter may be: beyond these a file would make the server start 10^8 threads, queue
+# gigabytes of rows or hold a request for hours.
+RANGES = {
+    "max_batch_size": (1, 100_000),
+    "batch_timeout_micros": (0, 60_000_000),  # a minute
+    "max_enqueued_batches": (1, 100_000),
+    "num_batch_threads": (1, 256),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchingParameters:
     """How requests are merged: TF Serving's BatchingParameters fields, with the zoo's defaults
@@ -56,9 +66,10 @@ class BatchingParameters:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            least = 0 if field.name == "batch_timeout_micros" else 1
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise ValueError(f"batching parameter {field.name}: {value!r}; expected an integer >= {least}.")
+            least, most = RANGES[field.name]
+            if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+                raise ValueError(f"batching parameter {field.name}: {value!r}; expected an integer from {least} "
+                                 f"to {most:,}.")
 
     @classmethod
     def from_file(cls, path):

@@ -51,7 +51,7 @@ def requested(spec):
     return spec.name, version, label
 
 
-def tensors_to_arrays(protos, specs):
+def tensors_to_arrays(protos, specs, max_request_rows=DEFAULT_MAX_REQUEST_ROWS):
     """`{input: numpy array}` from a PredictRequest's `{input: TensorProto}`.
 
     An input the signature lacks, or a TensorProto of another dtype, is refused
@@ -61,14 +61,48 @@ def tensors_to_arrays(protos, specs):
     unknown = sorted(set(protos) - set(specs))
     if unknown:
         raise ServingError(f"Unknown input(s) {unknown}; the signature takes {sorted(specs)}.")
-    return {name: tensor_to_array(proto, specs[name], name) for name, proto in protos.items()}
+    return {name: tensor_to_array(proto, specs[name], name, max_request_rows) for name, proto in protos.items()}
 
 
-def tensor_to_array(proto, spec, name):
-    """A TensorProto as numpy, after checking its dtype against the signature's input."""
+# The TensorProto field that lists a dtype's values when `tensor_content` is empty.
+VALUE_FIELDS = {
+    tf.float32: "float_val", tf.float64: "double_val", tf.float16: "half_val", tf.bfloat16: "half_val",
+    tf.int32: "int_val", tf.int16: "int_val", tf.int8: "int_val", tf.uint8: "int_val", tf.uint16: "int_val",
+    tf.int64: "int64_val", tf.uint32: "uint32_val", tf.uint64: "uint64_val", tf.bool: "bool_val",
+    tf.string: "string_val",
+}
+
+
+def check_declared_size(proto, dtype, name, max_request_rows):
+    """A TensorProto's declared shape, checked against the values it carries and the row limit before
+    anything is allocated: TensorFlow would fill a declared shape from no values at all (a 46-byte
+    request declaring [100000, 100000] asks for 37 GiB). RESOURCE_EXHAUSTED (413) beyond the rows a
+    request may carry, INVALID_ARGUMENT when the values carried are not the values declared."""
+    dims = [dim.size for dim in proto.tensor_shape.dim]
+    if any(size < 0 for size in dims) or proto.tensor_shape.unknown_rank:
+        raise ServingError(f"Input {name!r}: a TensorProto's shape must be known, got {dims}.")
+    if dims and dims[0] > max_request_rows:
+        raise ServingError(f"Input {name!r} has {dims[0]} rows; this server takes at most {max_request_rows} "
+                           "per request (zoo serve --max-batch-size): send smaller batches.", 413)
+    declared = 1
+    for size in dims:
+        declared *= size
+    if proto.tensor_content:
+        carried = len(proto.tensor_content) // max(1, dtype.size)
+    else:
+        carried = len(getattr(proto, VALUE_FIELDS.get(dtype, "float_val")))
+    if carried != declared:
+        raise ServingError(f"Input {name!r}: its TensorProto declares shape {dims} ({declared:,} values) and "
+                           f"carries {carried:,}: send every value.")
+
+
+def tensor_to_array(proto, spec, name, max_request_rows=DEFAULT_MAX_REQUEST_ROWS):
+    """A TensorProto as numpy, after checking its dtype against the signature's input and its
+    declared size against its content (`check_declared_size`)."""
     if proto.dtype != spec.dtype.as_datatype_enum:
         got = tf.dtypes.as_dtype(proto.dtype).name if proto.dtype else "no dtype"
         raise ServingError(f"Input {name!r}: the signature takes {spec.dtype.name}, got {got}.")
+    check_declared_size(proto, spec.dtype, name, max_request_rows)
     try:
         return tf.make_ndarray(proto)
     except (ValueError, TypeError) as error:
@@ -83,7 +117,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         with serving_errors(context):
             model = self.repository.resolve(*requested(request.model_spec))
             signature = find_signature(model, request.model_spec.signature_name or SERVING_DEFAULT)
-            outputs = run_signature(signature, tensors_to_arrays(request.inputs, signature.input_specs),
+            outputs = run_signature(signature, tensors_to_arrays(request.inputs, signature.input_specs,
+                                                                 self.max_request_rows),
                                     self.max_request_rows, self.batcher)
             wanted = list(request.output_filter) or sorted(outputs)
             missing = sorted(set(wanted) - set(outputs))

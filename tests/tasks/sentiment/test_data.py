@@ -83,3 +83,11 @@ def test_labels_written_two_ways_and_empty_texts_are_refused(tmp_path):
     write_text(tmp_path / "train.csv", "text,label\n ,1\n,0\n")
     with pytest.raises(ValueError, match=r"train.csv: every text in column 'text' is empty"):
         load_labelled_csv(tmp_path, "text", "label")
+
+
+def test_a_data_dir_that_is_a_file_says_give_its_folder(tmp_path):
+    write_text(tmp_path / "train.csv", "text,label\na,1\nb,0\n")
+    with pytest.raises(FileNotFoundError, match=rf"--data-dir .*train.csv is a file; give the folder that holds it "
+                                                rf"\(and the other split\): {tmp_path}\."):
+        load_labelled_csv(tmp_path / "train.csv", "text", "label")  # was: "no train file in .../train.csv"
+
