@@ -269,17 +269,17 @@ def to_tensor(values, spec, name):
         raise ValueError(
             f"Input {name!r}: the signature takes {spec.dtype.name}, got {array.dtype} values."
         )
+    if not spec.shape.is_compatible_with(array.shape):
+        raise ValueError(
+            f"Input {name!r} has shape {list(array.shape)}; the signature takes "
+            f"{shape_string(spec.shape)} (-1: any size)."
+        )
     if array.dtype == object:  # texts given as Python objects: each must be a str or bytes
         index = next((i for i, value in enumerate(array.flat) if not isinstance(value, (str, bytes))), None)
         if index is not None:
             where = np.unravel_index(index, array.shape)
             raise ValueError(f"Input {name!r}{list(map(int, where))}: {array.flat[index]!r} is not a text; "
                              f"the signature takes {spec.dtype.name} (str or bytes).")
-    if not spec.shape.is_compatible_with(array.shape):
-        raise ValueError(
-            f"Input {name!r} has shape {list(array.shape)}; the signature takes "
-            f"{shape_string(spec.shape)} (-1: any size)."
-        )
     return tf.constant(array, dtype=spec.dtype)
 
 
