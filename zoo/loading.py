@@ -24,6 +24,7 @@ and a request to either of `zoo serve`'s APIs go through it alike.
 import json
 import pathlib
 import re
+import zipfile
 
 import keras
 import numpy as np
@@ -47,10 +48,13 @@ def load(path):
     if path.suffix == ".keras":
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such .keras file.")
+        if not zipfile.is_zipfile(path):  # Keras would say "File not found" of a file that is there
+            raise ValueError(f"{path}: not a .keras file (not a zip archive); a .keras file is the zip Keras's "
+                             "model.save writes (a run's model.keras).")
         list_tasks()  # imports every registered task's package, which registers its Keras objects
         try:
             return keras.saving.load_model(path)
-        except (ValueError, OSError, KeyError, EOFError) as error:  # Keras says "File not found" for a bad zip
+        except (ValueError, OSError, KeyError, EOFError) as error:
             raise ValueError(f"{path}: not a readable .keras file ({_first_line(error)}); a .keras file is the "
                              "zip Keras's model.save writes (a run's model.keras).") from None
     if not path.is_dir():
