@@ -52,13 +52,13 @@ def card_facts(recipe, config, data, metrics, version_dir):
         engine = {"espeak": "eSpeak NG", "formant": "the task's formant synthesiser"}[voices["engine"]]
         synthetic = [("synthetic voices", f"{voices['count']} voices ({engine}: accent, variant, pitch, rate and "
                                           f"vocal tract length each), saying {voices['share']:.0%} of the training "
-                                          "utterances (`tasks/_digit_utterances.py`)")]
+                                          "utterances (`tasks/ctc_speech/utterances.py`)")]
     return {
         "summary": f"Connected spoken digits (\"4 0 7 7 1\"), recognised as they are spoken: raw 8 kHz "
                    f"audio in, a digit string out, streaming through `step` 40 ms at a time. A "
                    f"unidirectional {cell} with CTC, trained on FSDD"
                    f"{' and synthetic voices' if voices else ''}.",
-        "task_line": "ctc_speech (`tasks/ctc_speech.py`): raw waveform in, digit string out",
+        "task_line": "ctc_speech (`tasks/ctc_speech/`): raw waveform in, digit string out",
         "data": [
             ("data", "Free Spoken Digit Dataset (Jackson et al., Zenodo doi:10.5281/zenodo.1342401), "
                      f"speakers {speakers}"),

@@ -22,7 +22,7 @@ def card_facts(recipe, config, data, metrics, model, data_path):
                    + (f"the median of {len(recipe.seeds)} {cell} forecasters (seeds {', '.join(map(str, recipe.seeds))})"
                       if len(recipe.seeds) > 1 else f"one {cell} forecaster")
                    + " trained on M4 Hourly.",
-        "task_line": "forecasting (`tasks/forecasting.py`): raw history in, 48 forecasts out",
+        "task_line": "forecasting (`tasks/forecasting/`): raw history in, 48 forecasts out",
         "data": [
             ("data", "M4 Competition, Hourly subset (Makridakis et al., IJF 2020): 414 series, horizon 48, m = 24"),
             ("licence", "none stated (published for reproducing and evaluating forecasts; cite the paper)"),

@@ -13,7 +13,7 @@ def card_facts(recipe, config, data, metrics):
         "summary": f"English movie-review sentiment: raw text in, negative/positive out. A bidirectional "
                    f"{cell} read of the words mixed with a bag of 1-3-grams (NB-weighted logistic "
                    f"regression), trained on IMDB.",
-        "task_line": "sentiment (`tasks/sentiment.py`): raw text in, class probabilities out",
+        "task_line": "sentiment (`tasks/sentiment/`): raw text in, class probabilities out",
         "data": [
             ("data", "IMDB Large Movie Review Dataset v1.0 (Maas et al., ACL 2011), official split"),
             ("licence", "none stated by the authors (research use, citation requested)"),
