@@ -20,6 +20,9 @@ def test_check_rows_names_the_first_failing_row_in_one_line():
     assert readable(caught.value.message) == "Input 'x' row 1 is not positive."
     assert readable("Graph execution error:\n\nDetected at node x\nIncompatible shapes: [2] vs. [3]") == (
         "Incompatible shapes: [2] vs. [3]")
+    assert readable("{{function_node __wrapped__RestoreV2_dtypes_8_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
+                    "TensorBundle at m/1/variables: Checksum does not match [Op:RestoreV2]") == (
+        "TensorBundle at m/1/variables: Checksum does not match")
 
 
 def test_an_assert_equal_message_comes_without_its_operands():

@@ -30,12 +30,15 @@ def check(tensor, condition, message):
         return tf.identity(tensor)
 
 
+OP_CONTEXT = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]")  # an eager op's name around its text
+
+
 def readable(error_message):
     """The first assertion's own text without TensorFlow's graph context; else the first line
-    that is not context."""
+    that is not context, without an eager op's `{{function_node ...}}` and `[Op:...]`."""
     match = ASSERTION.search(error_message)
     if match:
         # tf.debugging.assert_* append their operands: "...] [Condition x == y did not hold ...] [x ...".
         return match.group(1).split("] [Condition ", 1)[0].replace("\\'", "'")
     lines = [line for line in error_message.splitlines() if line.strip() and not line.startswith(CONTEXT_LINES)]
-    return lines[0] if lines else error_message
+    return OP_CONTEXT.sub("", lines[0] if lines else error_message)

@@ -23,7 +23,6 @@ and a request to either of `zoo serve`'s APIs go through it alike.
 
 import json
 import pathlib
-import re
 import zipfile
 
 import keras
@@ -118,9 +117,8 @@ def rebuild(saved, **overrides):
 
 
 def _first_line(error):
-    """The error's first line without TensorFlow's op context (`{{function_node ...}}`, `[Op:...]`)."""
+    """The error's first readable line (`zoo.guards.readable`), or its kind."""
     text = readable(str(getattr(error, "message", None) or error).strip())
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", text)
     return (text.splitlines() or [type(error).__name__])[0][:300]
 
 
