@@ -77,13 +77,6 @@ def check_shipped(name, shipped_dir=None):
     return model_dir
 
 
-def is_shipped(model_dir, shipped_dir=None):
-    """Whether `model_dir` is one of the zoo's shipped models (in the shipped folder and its manifest)."""
-    shipped_dir = pathlib.Path(shipped_dir or SHIPPED_DIR)
-    model_dir = pathlib.Path(model_dir)
-    return model_dir.resolve().parent == shipped_dir.resolve() and model_dir.name in read_manifest(shipped_dir)
-
-
 def find_model(name, base_dirs=None, shipped_dir=None):
     """The folder of the model called `name`: a shipped one (checked complete), else the
     first user folder holding it; FileNotFoundError listing the known names otherwise."""

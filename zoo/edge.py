@@ -58,11 +58,17 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from zoo import cards, catalog, loading
+from zoo import cards, loading
 from zoo.cell_names import KERAS_BUILTIN_CELLS
 from zoo.layers import unrolled_loops
 from zoo.layers.recurrent import FusedRNN
-from zoo.layout import METADATA_FILE, read_warmup_requests, refresh_manifest_entry, remove_stale_staging
+from zoo.layout import (
+    METADATA_FILE,
+    is_shipped,
+    read_warmup_requests,
+    refresh_manifest_entry,
+    remove_stale_staging,
+)
 
 FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
 FORMAT_NAMES = {"litert": "LiteRT", "onnx": "ONNX"}
@@ -285,7 +291,7 @@ def convert(model, formats, quantize=None, output_dir=None):
     saved = model if isinstance(model, loading.SavedModel) else loading.load(model)
     if not isinstance(saved, loading.SavedModel):
         raise EdgeError(f"{model}: give an exported model (a name or version folder), not a .keras file.")
-    if not output_dir and catalog.is_shipped(saved.path.parent):
+    if not output_dir and is_shipped(saved.path.parent):
         raise EdgeError(f"{saved.name} is one of the zoo's shipped models, whose files git tracks: its on-device "
                         f"files go elsewhere: python -m zoo.export {saved.name} --format {' '.join(formats)} "
                         "--output DIR.")

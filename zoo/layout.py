@@ -72,6 +72,13 @@ def read_manifest(base_dir):
     return json.loads(path.read_text())["models"] if path.is_file() else {}
 
 
+def is_shipped(model_dir):
+    """Whether `model_dir` is a shipped model: listed in the manifest of the folder it is in (the
+    manifest is what marks the zoo's own models, whose files git tracks)."""
+    model_dir = pathlib.Path(model_dir)
+    return model_dir.name in read_manifest(model_dir.parent)
+
+
 def write_manifest(base_dir, models):
     """Writes `<base_dir>/zoo.json` for `{model name: {"task", "cell", ...}}`, adding the size
     of every file under each model's folder (what a complete clone must hold)."""

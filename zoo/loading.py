@@ -34,7 +34,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 import zoo.builders  # noqa: F401  (registers the library's own Keras objects)
 from zoo import catalog
 from zoo.guards import readable
-from zoo.layout import METADATA_FILE, SERVING_DEFAULT, saved_model_versions
+from zoo.layout import METADATA_FILE, SERVING_DEFAULT, is_shipped, saved_model_versions
 from zoo.task import get_task, list_tasks, resolve_config, stored_config
 
 
@@ -124,7 +124,7 @@ def _first_line(error):
 
 def _restore_hint(version_dir):
     model_dir = pathlib.Path(version_dir).parent
-    if catalog.is_shipped(model_dir):
+    if is_shipped(model_dir):
         return f"It is one of the zoo's shipped models: restore it with `git checkout -- {model_dir}`."
     return "Export it again (train.py, or zoo.training.export)."
 

@@ -36,8 +36,8 @@ from zoo.layout import (
     MODELS_CONFIG,
     SERVING_DEFAULT,
     WARMUP_FILE,
+    is_shipped,
     model_names,
-    read_manifest,
     read_models_config,
     remove_stale_staging,
     versions,
@@ -101,7 +101,7 @@ def check_writable(folder):
 def refuse_shipped_name(model_dir):
     """ValueError when `model_dir` is a shipped model's folder: an export never lands in one."""
     model_dir = pathlib.Path(model_dir)
-    if model_dir.name in read_manifest(model_dir.parent):
+    if is_shipped(model_dir):
         raise ValueError(
             f"{model_dir} is a shipped model of the zoo; export under another name "
             "(the default is <task>-<cell>) or into another --export-dir."
