@@ -167,4 +167,14 @@ def test_a_keras_file_of_any_task_loads_with_zoo_alone(tiny_exports, tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().endswith("3")
+    assert result.stdout.strip().endswith(str(len(paths)))
+
+
+def test_an_ensemble_in_one_saved_model_is_not_rebuilt_as_one_of_its_members():
+    """The shipped LSTM forecaster holds three members' variables under the same paths: rebuilding it (or
+    starting a run from it) would take one member's weights at random, so it is refused by name."""
+    from zoo.loading import rebuild
+
+    with pytest.raises(ValueError, match=r"forecasting-m4-hourly-lstm/1: it holds 3 variables named "
+                                         r"encoder_lstm_0/lstm_cell/bias \(an ensemble of models in one SavedModel"):
+        rebuild(zoo.load("forecasting-m4-hourly-lstm"))

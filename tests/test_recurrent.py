@@ -239,11 +239,11 @@ def cudnn_stand_in(layer, calls):
     """What Keras's cuDNN call returns, computed by the fused loops (for CPU): zeros on
     padded steps, the final state as the last output."""
 
-    def stand_in(sequences, initial_state, mask):
+    def stand_in(sequences, initial_state, mask, recurrent_kernel):
         calls.append(mask is not None)
         zero_output, layer.zero_output_for_mask = layer.zero_output_for_mask, True
         try:
-            _, outputs, states = layer._fused_loop(sequences, initial_state, mask)
+            _, outputs, states = layer._fused_loop(sequences, initial_state, mask, recurrent_kernel)
         finally:
             layer.zero_output_for_mask = zero_output
         return states[0], outputs if layer.return_sequences else states[0][:, None], states

@@ -10,11 +10,11 @@ import zoo.task
 from zoo.hyperparameters import shared
 
 
-def test_the_three_tasks_are_registered_by_entry_point():
-    assert zoo.list_tasks() == ["ctc_speech", "forecasting", "sentiment"]
+def test_the_four_tasks_are_registered_by_entry_point():
+    assert zoo.list_tasks() == ["ctc_speech", "forecasting", "language_model", "sentiment"]
     assert zoo.list_tasks("fore*") == ["forecasting"]
     declared = {ep.name for ep in importlib.metadata.entry_points(group=zoo.task.ENTRY_POINT_GROUP)}
-    assert declared >= {"sentiment", "forecasting", "ctc_speech"}
+    assert declared >= {"sentiment", "forecasting", "ctc_speech", "language_model"}
 
 
 def test_unknown_task_and_hyperparameter_are_named():

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import train
 import zoo
+import zoo.training
 from zoo.layout import METADATA_FILE, versions
 
 
@@ -165,16 +166,31 @@ def test_resume_exports_a_run_that_trained_but_failed_to_export_without_training
         raise PermissionError("saved_models: not writable")
 
     with monkeypatch.context() as patch:
-        patch.setattr(train, "export", unwritable)
+        patch.setattr(zoo.training, "export", unwritable)  # train.py takes it from zoo.training when it runs
         with pytest.raises(SystemExit, match="not writable"):
             train.main(flags)
     (partial,) = runs.iterdir()
     metrics = (partial / "metrics.json").read_text()
-    monkeypatch.setattr(train, "fit", lambda *args, **kwargs: pytest.fail("trained again"))
+    monkeypatch.setattr(zoo.training, "fit", lambda *args, **kwargs: pytest.fail("trained again"))
     train.main(flags + ["--resume"])
     (finished,) = runs.iterdir()
     assert finished.name == partial.name.removesuffix(".partial") and (finished / "metrics.json").read_text() == metrics
     assert (exports / "forecasting-gru" / "1" / "saved_model.pb").is_file()
+
+
+@pytest.mark.parametrize("flags", [["--epochs", "-1"], ["--task", "forecasting", "--quantiles", "0.1,0.9"],
+                                   ["--task", "language_model", "--help"], ["--resume", "x", "--init-from", "y"]])
+def test_flags_are_answered_before_tensorflow_is_imported(flags):
+    """A refused flag (and --help) costs the flag check, not TensorFlow's import (seconds)."""
+    import subprocess
+    import sys
+
+    script = ("import sys, train\n"
+              "try:\n    train.main(sys.argv[1:])\nexcept SystemExit as exit:\n    print(exit.code)\n"
+              "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script, *flags], capture_output=True, text=True, timeout=120,
+                            cwd=train.__file__.rsplit("/", 1)[0])
+    assert result.stdout.strip().splitlines()[-1] == "False False", result.stdout + result.stderr
 
 
 def test_resume_and_init_from_together_are_refused_by_name(tmp_path):
@@ -192,8 +208,9 @@ def test_init_from_an_unknown_name_lists_the_known_models(tmp_path, monkeypatch)
 
 def test_init_from_a_model_of_another_task_is_refused(tiny_exports, tmp_path):
     forecaster = tiny_exports["forecasting"].path.parent
-    with pytest.raises(SystemExit, match=rf"train.py: --init-from {forecaster}: it is a forecasting model; "
-                                         r"--task sentiment starts from a sentiment model"):
+    with pytest.raises(SystemExit, match=rf"train.py: --init-from {forecaster}: it is a forecasting model, which has "
+                                         r"no encoder for --task sentiment; sentiment starts from a model of "
+                                         r"sentiment or language_model"):
         train.main(["--task", "sentiment", "--init-from", str(forecaster), "--output-dir", str(tmp_path)])
     assert not list(tmp_path.iterdir())
 
@@ -214,6 +231,36 @@ def test_fine_tuning_from_an_export_records_its_parent_in_metadata_and_card(tmp_
     card = (exports / "sentiment-gru" / "README.md").read_text()
     assert "fine-tuned from | `sentiment-gru` version 1" in card
     assert (exports / "sentiment-gru" / "figure.png").exists()
+
+
+def test_a_classifier_fine_tunes_from_a_language_models_encoder(tiny_exports, tmp_path):
+    """Its words, embedding and recurrent layer, with the encoder's settings; the rest is the classifier's own."""
+    language_model = tiny_exports["language_model"].path.parent
+    runs, exports = tmp_path / "runs", tmp_path / "saved_models"
+    train.main(["--task", "sentiment", "--init-from", str(language_model), "--data", "synthetic",
+                "--synthetic-train-size", "100", "--sequence-length", "24", "--batch-size", "32", "--epochs", "1",
+                "--quiet", "--output-dir", str(runs), "--export-dir", str(exports)])
+    child, parent = zoo.load(exports / "sentiment-lstm"), zoo.load(language_model)
+    assert child.metadata["parent"] == {"name": language_model.name, "version": 1}
+    encoder = {name: parent.metadata["config"][name] for name in
+               ("cell", "units", "num_layers", "bidirectional", "embedding_dim", "vocabulary_size")}
+    assert {name: child.metadata["config"][name] for name in encoder} == encoder
+    assert child.vocabularies()[0] == parent.vocabularies()[0]
+    assert "fine-tuned from | `language_model-tiny` version 1" in (exports / "sentiment-lstm" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--task", "sentiment", "--units", "16"], r"--units 16, but its encoder has 8; a model that takes a "
+     r"language_model's encoder keeps its cell, units, num_layers, bidirectional, embedding_dim, vocabulary_size"),
+    (["--task", "sentiment", "--bidirectional"], "--bidirectional True, but its encoder has False"),
+    (["--task", "forecasting"], "it is a language_model model, which has no encoder for --task forecasting"),
+])
+def test_a_model_that_cannot_take_the_language_models_encoder_is_refused_before_training(
+        tiny_exports, tmp_path, flags, message):
+    language_model = tiny_exports["language_model"].path.parent
+    with pytest.raises(SystemExit, match=message):
+        train.main([*flags, "--init-from", str(language_model), "--output-dir", str(tmp_path / "runs")])
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -9,8 +9,8 @@ import tensorflow as tf
 import zoo
 import zoo.task
 from zoo.layout import versions
-from zoo.loading import copy_weights
-from zoo.training import FIGURE_FILE, PARTIAL, export, finish, fit
+from zoo.loading import build_from_parent, copy_weights
+from zoo.training import FIGURE_FILE, PARTIAL, export, fine_tuning_hyperparameters, finish, fit
 
 TINY = dict(data="synthetic", synthetic_train_size=64, synthetic_test_size=16, vocabulary_size=50,
             sequence_length=12, embedding_dim=4, units=4, epochs=1, batch_size=16)
@@ -105,3 +105,20 @@ def test_a_time_budget_stops_training_and_one_too_short_for_an_epoch_is_refused(
         fit(task, config, output_dir=tmp_path / "b", verbose=0, time_budget=6e-5)
     with pytest.raises(ValueError, match="--budget-minutes 0: give a positive number of minutes"):
         fit(task, config, output_dir=tmp_path / "c", verbose=0, time_budget=0)
+
+
+def test_a_language_models_encoder_is_copied_into_a_classifier_by_value(tiny_exports):
+    """The embedding rows and the recurrent layer's weights, equal to the exported ones; the
+    classifier's own layers keep their initial values."""
+    parent = zoo.load(tiny_exports["language_model"].path)
+    task = zoo.task.get_task("sentiment")
+    flags = {"data": "synthetic", "synthetic_train_size": 40, "synthetic_test_size": 8, "sequence_length": 12,
+             "ngrams": 0}
+    config = zoo.task.resolve_config(task, **fine_tuning_hyperparameters(parent, task, flags))
+    data = task.build_inputs(config)
+    model = build_from_parent(task, task.resolve(config, data), data, parent)
+    exported = {variable.name.removesuffix(":0"): variable.numpy() for variable in parent.variables()}
+    for path in ("embedding/embeddings", "encoder_lstm_0/lstm_cell/kernel", "encoder_lstm_0/lstm_cell/recurrent_kernel",
+                 "encoder_lstm_0/lstm_cell/bias"):
+        np.testing.assert_array_equal(next(w for w in model.weights if w.path == path).numpy(), exported[path])
+    assert model.get_layer("vectorizer").get_vocabulary()[2:] == parent.vocabularies()[0]

@@ -59,10 +59,12 @@ def recurrent_stack(
     dropout=0.0,
     return_sequences=True,
     name="encoder",
+    **layer_options,
 ):
     """Applies `num_layers` stacked (optionally bidirectional) recurrent layers; for an
     `ENCODERS` name, that encoder with `num_layers` blocks (bidirectional: it sees the whole
-    sequence; otherwise causal)."""
+    sequence; otherwise causal). `layer_options` go to each recurrent layer (e.g. the zoo
+    cells' `weight_dropout`)."""
     if cell in ENCODERS:
         return ENCODERS[cell](units, num_layers=num_layers, causal=not bidirectional, dropout=dropout,
                               return_sequences=return_sequences, name=f"{name}_{cell}")(hidden)
@@ -74,6 +76,7 @@ def recurrent_stack(
             return_sequences=return_sequences or not last,
             dropout=dropout,
             name=f"{name}_{cell}_{index}",
+            **layer_options,
         )
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"{name}_bi{cell}_{index}")

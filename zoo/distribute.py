@@ -48,8 +48,8 @@ import socket
 import keras
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
-MIXED_PRECISION = ("mixed_float16", "mixed_bfloat16")
+from zoo.run_options import MIXED_PRECISION, STRATEGIES
+
 COLLECTIVE_TIMEOUT_SECONDS = int(os.environ.get("ZOO_COLLECTIVE_TIMEOUT_SECONDS", 120))
 # What TensorFlow raises in a collective whose peer has gone.
 PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,

@@ -61,6 +61,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from zoo import cards, loading
 from zoo.cell_names import KERAS_BUILTIN_CELLS
 from zoo.layers import unrolled_loops
+from zoo.run_options import EDGE_FORMATS
 from zoo.layers.recurrent import FusedRNN
 from zoo.layout import (
     METADATA_FILE,
@@ -70,7 +71,7 @@ from zoo.layout import (
     remove_stale_staging,
 )
 
-FORMATS = {"litert": ".tflite", "onnx": ".onnx"}
+FORMATS = EDGE_FORMATS
 FORMAT_NAMES = {"litert": "LiteRT", "onnx": "ONNX"}
 QUANTIZATIONS = ("dynamic",)
 EDGE_DIR = "edge"  # in the version folder

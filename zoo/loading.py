@@ -69,23 +69,40 @@ def load(path):
     return SavedModel(path)
 
 
-def copy_weights(parent, model):
+def copy_weights(parent, model, layers=None):
     """Assigns `parent`'s exported variables to `model`'s weights of the same layer path (e.g.
     `embedding/embeddings`; a path may lack its outer layers' prefix, as after a .keras round
     trip a Bidirectional's inner layers do). Every trainable weight of `model` must find one,
-    of its shape; ValueError naming the first misfits otherwise."""
-    theirs = {variable.name.removesuffix(":0"): variable for variable in parent.variables()}
+    of its shape, or, with `layers` (prefixes of layer names: an encoder another task gives),
+    every weight of those layers; ValueError naming the first misfits otherwise. A parent holding
+    several variables of one path (an ensemble of models in one SavedModel) is refused: which
+    member a variable belongs to is not recorded."""
+    names = [variable.name.removesuffix(":0") for variable in parent.variables()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f"{parent.path}: it holds {names.count(repeated[0])} variables named {repeated[0]} (an ensemble of "
+            f"models in one SavedModel{', ' + str(len(repeated)) + ' paths so' if len(repeated) > 1 else ''}), and "
+            "which member each belongs to is not recorded, so they cannot be copied into one model; start from a "
+            "single model's export."
+        )
+    theirs = dict(zip(names, parent.variables()))
 
     def match(path):
         found = [name for name in theirs if name == path or path.endswith("/" + name) or name.endswith("/" + path)]
         return theirs[found[0]] if len(found) == 1 else None
 
-    pairs = [(weight, match(weight.path)) for weight in model.weights]
+    def wanted(weight):
+        return weight.path.startswith(tuple(layers)) if layers else weight.trainable
+
+    pairs = [(weight, match(weight.path)) for weight in model.weights if layers is None or wanted(weight)]
     misfits = [
         f"{weight.path} {tuple(weight.shape)} (parent: {tuple(value.shape) if value is not None else 'none'})"
         for weight, value in pairs
-        if (weight.trainable or value is not None) and (value is None or tuple(value.shape) != tuple(weight.shape))
+        if (wanted(weight) or value is not None) and (value is None or tuple(value.shape) != tuple(weight.shape))
     ]
+    if layers and not pairs:
+        misfits = [f"no layer named {' or '.join(f'{prefix}*' for prefix in layers)}"]
     if misfits:
         raise ValueError(
             f"--init-from {parent.path}: its weights do not fit this model: {'; '.join(misfits[:3])}"
@@ -99,10 +116,12 @@ def copy_weights(parent, model):
 
 def build_from_parent(task, config, data, parent):
     """`task`'s model of `config` (and `data`, or None) that takes `parent`'s fitted preprocessing
-    (`Task.build_model(..., parent=)`) and weights (`copy_weights`): how `--init-from` starts a
+    (`Task.build_model(..., parent=)`) and weights (`copy_weights`): all of them from a model of the
+    same task, its encoder (`Task.encoder_layers`) from one of another. How `--init-from` starts a
     run and how `rebuild` brings an export back."""
     model = task.build_model(config, data, parent=parent)
-    copy_weights(parent, model)
+    parent_task = get_task(parent.metadata.get("task"))
+    copy_weights(parent, model, None if parent_task is task else parent_task.encoder_layers)
     return model
 
 

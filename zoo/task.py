@@ -15,6 +15,11 @@ task the same way:
     zoo.tasks =
         my_task = my_package.my_task:MyTask
 
+A task's package may also give its hyperparameter table as `HYPERPARAMETERS`, importable without
+TensorFlow (the zoo's tasks keep it in `tasks/<family>/settings.py` and import their task class only
+when it is asked for): `task_names()` and `hyperparameter_table(name)` then read names and flags
+without importing any task, so train.py refuses a bad flag before TensorFlow loads.
+
 Config: `resolve_config(task, **overrides)` gives a new dict of the task's
 hyperparameter table (`zoo.hyperparameters`) with the overrides checked and applied;
 `task.resolve(config, data)` returns a new dict whose data-dependent entries (left
@@ -24,6 +29,7 @@ None in the table) are filled in: as `build_inputs` decided them when it read th
 
 import dataclasses
 import fnmatch
+import importlib
 import importlib.metadata
 
 from zoo import hyperparameters
@@ -69,6 +75,12 @@ class Task:
     tiny = {}  # overrides of the defaults for a tiny run on offline data (seconds): tests, smoke runs
     comparison = {}  # overrides of the defaults when `evaluate.py --task` compares cells on the user's data
     baseline_methods = ()  # the methods `baseline` knows, in the order the harness reports them
+    # Fine-tuning across tasks (`--init-from` a model of another task): the tasks whose exports can give
+    # this task's encoder, and, on the giving side, which of its layers form the encoder (name prefixes)
+    # and which of its hyperparameters fix it (the taking model keeps their values).
+    encoder_from = ()
+    encoder_layers = ()
+    encoder_hyperparameters = ()
 
     @property
     def defaults(self):
@@ -184,11 +196,30 @@ def register_task(task_class):
 
 
 def _load_entry_points():
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in _entry_points().values():
         if entry_point.name not in TASKS:
             loaded = entry_point.load()  # importing the module registers the task
             if entry_point.name not in TASKS and isinstance(loaded, type):
                 register_task(loaded)
+
+
+def _entry_points():
+    return {entry_point.name: entry_point for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def task_names():
+    """The names of the registered tasks and of those installed packages declare, none imported."""
+    return sorted({*TASKS, *_entry_points()})
+
+
+def hyperparameter_table(name):
+    """Task `name`'s hyperparameter table: its package's `HYPERPARAMETERS` when it gives one (read
+    without importing the task, nor TensorFlow), else the task's own (`get_task`)."""
+    if name not in TASKS and name in _entry_points():
+        table = getattr(importlib.import_module(_entry_points()[name].module), "HYPERPARAMETERS", None)
+        if table is not None:
+            return table
+    return get_task(name).hyperparameters
 
 
 def list_tasks(pattern="*"):

@@ -10,10 +10,11 @@ logs, checkpoints, the backup `--resume` continues from) and is renamed by
 finished run folder is always complete. `config.json` holds the resolved
 hyperparameters; `run.json` the run's options (where it wrote, verbosity, resume).
 
-A run can start from an exported model of the same task (`fit(init_from=...)`,
-train.py's `--init-from`: `load_parent`, `parent_hyperparameters`, `zoo.loading.build_from_parent`,
-and a card naming the parent) or continue an unfinished run with its own settings
-(`resumed_hyperparameters`).
+A run can start from an exported model (`fit(init_from=...)`, train.py's `--init-from`: `load_parent`,
+`fine_tuning_hyperparameters`, `zoo.loading.build_from_parent`, and a card naming the parent): a model of
+the same task gives all its weights; one of a task in `Task.encoder_from` (a language model, for the text
+classifiers) gives its encoder (`Task.encoder_layers`, fixed by its `Task.encoder_hyperparameters`). Or a
+run continues an unfinished one with its own settings (`resumed_hyperparameters`).
 """
 
 import dataclasses
@@ -30,7 +31,7 @@ import tensorflow as tf
 
 from zoo import cards, catalog, distribute, loading, plots
 from zoo.export import export_saved_model
-from zoo.task import stored_config
+from zoo.task import get_task, stored_config
 
 PARTIAL = ".partial"
 FIGURE_FILE = "figure.png"  # the task's picture of the trained model on test data
@@ -309,22 +310,40 @@ def finish(run):
 
 
 def load_parent(name, task):
-    """The model --init-from names, checked to be one of `task`'s."""
+    """The model --init-from names, checked to be one of `task`'s or of a task that gives it an encoder."""
     parent = loading.load(name)
     if not isinstance(parent, loading.SavedModel):
         raise ValueError(f"--init-from {name}: give an exported model (a name or folder), not a .keras file.")
     parent_task = parent.metadata.get("task")
-    if parent_task != task.name:
+    givers = (task.name, *task.encoder_from)
+    if parent_task not in givers:
+        known = [m["name"] for m in catalog.list_models() if m["task"] in givers]
         raise ValueError(
-            f"--init-from {name}: it is a {parent_task} model; --task {task.name} starts from a "
-            f"{task.name} model (known: {[m['name'] for m in catalog.list_models() if m['task'] == task.name]})."
+            f"--init-from {name}: it is a {parent_task} model, which has no encoder for --task {task.name}; "
+            f"{task.name} starts from a model of {' or '.join(givers)} (known: {known})."
         )
     return parent
 
 
-def parent_hyperparameters(parent, task):
-    """The parent's hyperparameters that the task's table has: the defaults of a fine-tuning run."""
-    return stored_config(task, parent.metadata.get("config", {}))
+def fine_tuning_hyperparameters(parent, task, flags):
+    """The hyperparameters of a run that starts from `parent`: the flags given (not None) over the
+    parent's. A parent of the same task gives all of its that the task's table has; one of another task
+    gives its encoder's (`Task.encoder_hyperparameters`), which a flag may not change: the first flag
+    that does is named."""
+    parent_task = get_task(parent.metadata.get("task"))
+    stored = stored_config(task, parent.metadata.get("config", {}))
+    given = {name: value for name, value in flags.items() if value is not None}
+    if parent_task is task:
+        return {**stored, **given}
+    fixed = {name: stored[name] for name in parent_task.encoder_hyperparameters if name in stored}
+    for name, value in given.items():
+        if name in fixed and value != fixed[name]:
+            raise ValueError(
+                f"--init-from {parent.name}: --{name.replace('_', '-')} {value!r}, but its encoder has "
+                f"{fixed[name]!r}; a model that takes a {parent_task.name}'s encoder keeps its "
+                f"{', '.join(fixed)} (leave those flags out)."
+            )
+    return {**given, **fixed}
 
 
 def write_fine_tuned_card(run, version_dir, command):

@@ -17,10 +17,10 @@ formants), `random_equaliser` is a new channel, and a fraction are noise alone.
 import numpy as np
 
 from tasks.ctc_speech.data import FSDD_SAMPLE_RATE, Utterance
+from tasks.ctc_speech.settings import TTS_ENGINES
 from zoo.audio import resample
 
 SAMPLE_RATE = FSDD_SAMPLE_RATE  # Hz: utterances are composed at FSDD's rate
-DIGITS = "0123456789"  # the transcript alphabet: label d is the digit d
 
 # ------------------------------------------------------------------ recorded
 
@@ -189,7 +189,6 @@ class SyntheticSpeakers:
 # ------------------------------------------------------- many synthesised voices
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-TTS_ENGINES = ("auto", "espeak", "formant")
 VOICE_PITCH, VOICE_RANGE, VOICE_RATE = (15, 85), (10, 90), (120, 230)  # eSpeak NG's units
 VOCAL_TRACT = (0.88, 1.14)  # resampling factor per voice: formants (and pitch) scaled
 SILENCE_DB = -40.0  # trimmed from each word's ends, relative to its peak

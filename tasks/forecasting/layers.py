@@ -21,9 +21,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from tasks.forecasting.settings import LOSS_SCALES
 from zoo.guards import check_rows
 
-LOSS_SCALES = ("level", "seasonal_difference")
 
 # ---------------------------------------------------------------- scaling
 

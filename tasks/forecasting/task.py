@@ -40,7 +40,6 @@ from tasks.forecasting import card, m4
 from tasks.forecasting.data import load_csv, load_synthetic
 from tasks.forecasting.figures import forecast_figure
 from tasks.forecasting.layers import (
-    LOSS_SCALES,
     PinballLoss,
     Rescale,
     ScaledChunks,
@@ -52,12 +51,10 @@ from tasks.forecasting.layers import (
     training_windows,
 )
 from tasks.forecasting.m4 import forecast_scores, format_score_table, load_m4, m4_files
+from tasks.forecasting.settings import HYPERPARAMETERS, LOSSES, parse_quantiles
 from zoo.builders import configured_stack
 from zoo.guards import check_rows
-from zoo.hyperparameters import Hyperparameter, shared
 from zoo.task import Data, Metric, Task, register_task
-
-LOSSES = ("mae", "smape")  # --loss: MAE weighted per window (layers.loss_weights), or M4's sMAPE
 
 # ------------------------------------------------------- model and loss settings
 
@@ -70,19 +67,6 @@ def series_settings(config, horizon, seasonality):
     window = config["input_window"] or (14 * seasonality if seasonality > 1 else 4 * horizon)
     return {"horizon": horizon, "seasonality": seasonality, "input_window": -(-window // chunk) * chunk,
             "chunk_length": chunk}
-
-
-def parse_quantiles(text):
-    """"0.1,0.5,0.9" → [0.1, 0.5, 0.9]; the median must be among them (it is the point forecast)."""
-    if not text:
-        return []
-    try:
-        quantiles = sorted(float(q) for q in str(text).split(","))
-    except ValueError:
-        raise ValueError(f"--quantiles {text!r}: expected numbers like 0.1,0.5,0.9.") from None
-    if any(not 0 < q < 1 for q in quantiles) or 0.5 not in quantiles:
-        raise ValueError(f"--quantiles {text!r}: each must lie in (0, 1), and 0.5 must be one.")
-    return quantiles
 
 
 def window_loss_scale(config):
@@ -107,32 +91,7 @@ class ForecastingTask(Task):
     tiny = dict(data="synthetic", synthetic_series=4, horizon=6, seasonality=4, input_window=12, units=4,
                 num_layers=1, batch_size=8, quantiles="0.1,0.5,0.9")
     baseline_methods = ("snaive", "naive2")  # M4's benchmarks, scored by OWA like the model
-    hyperparameters = shared(
-        epochs=30, batch_size=256, learning_rate=2e-3, units=128, num_layers=2, bidirectional=False,
-        dropout=0.0, patience=6,
-    ) + [
-        Hyperparameter("m4_frequency", None, str, "M4 file to use", auto="the first found in --data-dir",
-                       choices=tuple(m4.M4_FREQUENCIES)),
-        Hyperparameter("id_column", "id", str, "series id column of a long CSV"),
-        Hyperparameter("time_column", "timestamp", str, "timestamp column of a long CSV"),
-        Hyperparameter("value_column", "value", str, "value column of a long CSV"),
-        Hyperparameter("horizon", 48, int, "steps to forecast (csv, synthetic; M4 fixes it)"),
-        Hyperparameter("seasonality", 24, int, "seasonal period m (csv, synthetic; M4 fixes it)"),
-        Hyperparameter("synthetic_series", 200, int, "series of the synthetic data"),
-        Hyperparameter("input_window", None, int, "history values the model reads",
-                       auto="14 seasons, or 4 x horizon when not seasonal; a multiple of --chunk-length"),
-        Hyperparameter("chunk_length", None, int, "history values per recurrent step",
-                       auto="the seasonality (a day of hourly values per step)"),
-        Hyperparameter("quantiles", None, str, "also forecast these quantiles, e.g. 0.1,0.5,0.9",
-                       check=parse_quantiles),  # refused before any data is read
-        Hyperparameter("loss", "mae", str, "MAE divided by --loss-scale, or M4's sMAPE (not with quantiles)",
-                       choices=LOSSES),
-        Hyperparameter("loss_scale", "level", str, "divide each window's MAE by its level (like sMAPE) "
-                       "or seasonal difference (like MASE)", choices=LOSS_SCALES),
-        Hyperparameter("seasonal_naive_residual", True, bool,
-                       "forecast a correction to the seasonal-naive forecast"),
-        Hyperparameter("steps_per_epoch", 300, int, "random window batches per epoch"),
-    ]
+    hyperparameters = HYPERPARAMETERS
 
     def resolve(self, config, data=None):
         """Fills `data`, the data's `horizon` and `seasonality`, `chunk_length` and `input_window`

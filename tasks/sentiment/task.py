@@ -38,15 +38,10 @@ from tasks.sentiment.data import (
 from tasks.sentiment.figures import roc_calibration_figure
 from tasks.sentiment.layers import ProbabilityMixture, standardize_text
 from tasks.sentiment.ngrams import NaiveBayesLogits, log_count_ratios
+from tasks.sentiment.settings import HYPERPARAMETERS, NGRAMS_ON_TEXT
 from tasks.sentiment.synthetic import synthetic_corpus
 from zoo.builders import MaskedMeanMaxPooling, configured_stack
-from zoo.hyperparameters import Hyperparameter, non_negative, rate, share, shared
 from zoo.task import Data, Metric, Task, register_task
-
-# ----------------------------------------------------------------------- data
-
-NGRAMS_ON_TEXT = 3  # the n-gram branch's default on real text
-
 
 # ---------------------------------------------------------------------- task
 
@@ -61,27 +56,8 @@ class SentimentTask(Task):
     # real text) the mixture can leave the recurrent one out.
     comparison = {"ngrams": 0}
     baseline_methods = ("tfidf_logreg",)
-    hyperparameters = shared(
-        epochs=4, batch_size=64, learning_rate=2e-3, units=64, num_layers=1, bidirectional=True,
-        dropout=0.4, patience=2,
-    ) + [
-        Hyperparameter("text_column", "text", str, "text column of --data csv files"),
-        Hyperparameter("label_column", "label", str, "label column of --data csv files"),
-        Hyperparameter("synthetic_train_size", 8000, int, "texts in the synthetic corpus's train split"),
-        Hyperparameter("synthetic_test_size", 2000, int, "texts in the synthetic corpus's test split"),
-        Hyperparameter("validation_fraction", 0.1, float, "share of train held out for validation", check=share),
-        Hyperparameter("vocabulary_size", 30000, int, "tokens kept, most frequent in train"),
-        Hyperparameter("sequence_length", 400, int, "tokens per text; longer texts are cut"),
-        Hyperparameter("embedding_dim", 128, int, "word embedding size"),
-        Hyperparameter("embedding_dropout", 0.25, float, "dropout of whole embedding channels", check=rate),
-        Hyperparameter(
-            "ngrams", None, int, "add a bag-of-1..N-grams branch mixed with the recurrent one (0: none)",
-            auto=f"{NGRAMS_ON_TEXT} on imdb and csv data, 0 on synthetic", check=non_negative,
-        ),
-        Hyperparameter("ngram_vocabulary_size", 800000, int, "n-grams kept, most frequent in train"),
-        Hyperparameter("ngram_l2", 7e-5, float, "L2 penalty of the n-gram branch's weights",
-                       check=non_negative),
-    ]
+    encoder_from = ("language_model",)  # `--init-from` a language model: its words, embedding and recurrent layers
+    hyperparameters = HYPERPARAMETERS
 
     def resolve(self, config, data=None):
         """Fills `data` (the source read) and `ngrams` (none on the synthetic corpus, whose
@@ -145,11 +121,14 @@ class SentimentTask(Task):
     # -- model
 
     def build_model(self, config, data=None, parent=None):
-        """With `parent` (a SavedModel of this task to fine-tune), the vectorizers take its
-        vocabularies instead of fitting new ones; `zoo.training` then copies its weights."""
+        """With `parent` (a SavedModel of this task to fine-tune, or a language model whose encoder it
+        takes), the vectorizers take its vocabularies instead of fitting new ones (a language model's
+        words for the recurrent branch); `zoo.training` then copies its weights."""
         classes = data.info["classes"] if data else IMDB_CLASSES
         vocabularies = [None, None]
-        if parent is not None:
+        if parent is not None and parent.metadata.get("task") != self.name:
+            vocabularies = [parent.vocabularies()[0], None]
+        elif parent is not None:
             parent_classes = parent.metadata.get("data", {}).get("classes")
             if parent_classes != classes:
                 raise ValueError(

@@ -45,11 +45,13 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        weight_dropout=0.0,
         **kwargs,
     ):
         if not isinstance(units, int) or units <= 0:
             raise ValueError(f"`units` must be a positive integer, got {units!r}.")
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout),
+                           ("weight_dropout", weight_dropout)):
             if not 0.0 <= rate < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {rate!r}.")
         kwargs.pop("implementation", None)  # Keras's own cells accept it; one path here.
@@ -67,6 +69,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
                 setattr(self, name, _WEIGHT_MODULES[option].get(given[name]))
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
+        self.weight_dropout = float(weight_dropout)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = units
@@ -112,6 +115,39 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             h_prev = h_prev * self.get_recurrent_dropout_mask(h_prev)
         return inputs, h_prev
 
+    def recurrent_weights(self, training):
+        """U as this batch uses it: `U ⊙ M / (1 − p)` while training with `weight_dropout=p`, else U.
+
+        DropConnect on the recurrent kernel (Wan et al. 2013; the "weight-dropped LSTM" of
+        AWD-LSTM, Merity et al. 2018): one Bernoulli(1 − p) mask `M` of U's shape per batch,
+        shared by every time step, so each sequence runs a thinned recurrence. The backward
+        pass follows: `∂L/∂U = (∂L/∂Ũ) ⊙ M / (1 − p)` with `Ũ` the thinned kernel, so dropped
+        entries get no gradient from that batch. Unlike `recurrent_dropout` (a mask on h₋), it
+        leaves the recurrence a plain matrix product, so the fused loops and cuDNN still run it.
+        """
+        if not (training and self.weight_dropout):
+            return self.recurrent_kernel
+        return self.recurrent_kernel * self.get_weight_dropout_mask()
+
+    def get_weight_dropout_mask(self):
+        """The batch's DropConnect mask (scaled by 1 / (1 − p)), made once like Keras's dropout masks."""
+        if getattr(self, "_weight_dropout_mask", None) is None:
+            self._weight_dropout_mask = keras.random.dropout(
+                ops.ones_like(self.recurrent_kernel), rate=self.weight_dropout, seed=self.seed_generator
+            )
+        return self._weight_dropout_mask
+
+    def get_recurrent_dropout_mask(self, step_input):
+        # keras.layers.RNN makes the masks here before its loop over time (and resets them after
+        # the batch, below); the weight mask is made with them, so no loop body makes it.
+        if self.weight_dropout:
+            self.get_weight_dropout_mask()
+        return super().get_recurrent_dropout_mask(step_input)
+
+    def reset_recurrent_dropout_mask(self):
+        super().reset_recurrent_dropout_mask()
+        self._weight_dropout_mask = None
+
     def get_initial_state(self, batch_size=None):
         return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
 
@@ -123,6 +159,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             "use_bias": self.use_bias,
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
+            "weight_dropout": self.weight_dropout,
             "seed": self.seed,
         }
         for weight in ("kernel", "recurrent", "bias"):

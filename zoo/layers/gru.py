@@ -47,6 +47,7 @@ class GRUCell(RecurrentCell):
         inputs, h_dropped = self.dropped(inputs, h_prev, training)
         input_bias, recurrent_bias = self.split_bias()
         units = self.units
+        recurrent_kernel = self.recurrent_weights(training)
 
         xw = ops.matmul(inputs, self.kernel)  # (batch, 3 * units)
         if input_bias is not None:
@@ -54,7 +55,7 @@ class GRUCell(RecurrentCell):
         x_z, x_r, x_h = ops.split(xw, 3, axis=-1)
 
         if self.reset_after:
-            hu = ops.matmul(h_dropped, self.recurrent_kernel)  # (batch, 3 * units)
+            hu = ops.matmul(h_dropped, recurrent_kernel)  # (batch, 3 * units)
             if recurrent_bias is not None:
                 hu = hu + recurrent_bias
             hu_z, hu_r, hu_h = ops.split(hu, 3, axis=-1)
@@ -62,12 +63,12 @@ class GRUCell(RecurrentCell):
             r = self.recurrent_activation(x_r + hu_r)
             candidate = self.activation(x_h + r * hu_h)
         else:
-            hu_zr = ops.matmul(h_dropped, self.recurrent_kernel[:, : 2 * units])
+            hu_zr = ops.matmul(h_dropped, recurrent_kernel[:, : 2 * units])
             hu_z, hu_r = ops.split(hu_zr, 2, axis=-1)
             z = self.recurrent_activation(x_z + hu_z)
             r = self.recurrent_activation(x_r + hu_r)
             candidate = self.activation(
-                x_h + ops.matmul(r * h_dropped, self.recurrent_kernel[:, 2 * units :])
+                x_h + ops.matmul(r * h_dropped, recurrent_kernel[:, 2 * units :])
             )
 
         h = z * h_prev + (1.0 - z) * candidate
@@ -101,16 +102,16 @@ class GRU(FusedRNN):
     def cudnn_conditions(self):
         return [(self.reset_after, "reset_after=False (cuDNN computes the reset-after form only)")]
 
-    def cudnn_sequence(self, sequences, initial_state, mask):
+    def cudnn_sequence(self, sequences, initial_state, mask, recurrent_kernel):
         from keras.src.backend.tensorflow import rnn as keras_rnn  # Keras's cuDNN call, our layout
 
         return keras_rnn.gru(
-            sequences, initial_state[0], mask, self.cell.kernel, self.cell.recurrent_kernel, self.cell.bias,
+            sequences, initial_state[0], mask, self.cell.kernel, recurrent_kernel, self.cell.bias,
             self.cell.activation, self.cell.recurrent_activation, return_sequences=self.return_sequences,
             go_backwards=self.go_backwards, reset_after=True,
         )
 
-    def fused_states(self, inputs, initial_state, mask):
+    def fused_states(self, inputs, initial_state, mask, recurrent_kernel):
         _, recurrent_bias = self.cell.split_bias()
         if recurrent_bias is None:
             recurrent_bias = ops.zeros((3 * self.units,), dtype=inputs.dtype)
@@ -118,7 +119,7 @@ class GRU(FusedRNN):
             inputs,
             self.cell.kernel.value,
             self.input_bias(),
-            self.cell.recurrent_kernel.value,
+            recurrent_kernel,
             recurrent_bias,
             initial_state[0],
             mask,

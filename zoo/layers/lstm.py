@@ -139,7 +139,7 @@ class LSTMCell(RecurrentCell):
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states[:2]
         inputs, h_dropped = self.dropped(inputs, h_prev, training)
-        a = ops.matmul(inputs, self.kernel) + ops.matmul(h_dropped, self.recurrent_kernel)
+        a = ops.matmul(inputs, self.kernel) + ops.matmul(h_dropped, self.recurrent_weights(training))
         if self.use_bias:
             a = a + self.bias  # (batch, num_gates * units)
         if self.is_standard:
@@ -228,19 +228,19 @@ class LSTM(FusedRNN):
                             if getattr(self.cell, name) != default)
         return [(self.cell.is_standard, f"{options} (cuDNN computes the standard LSTM only)")]
 
-    def cudnn_sequence(self, sequences, initial_state, mask):
+    def cudnn_sequence(self, sequences, initial_state, mask, recurrent_kernel):
         from keras.src.backend.tensorflow import rnn as keras_rnn  # Keras's cuDNN call, our layout
 
         return keras_rnn.lstm(
-            sequences, initial_state[0], initial_state[1], mask, self.cell.kernel, self.cell.recurrent_kernel,
+            sequences, initial_state[0], initial_state[1], mask, self.cell.kernel, recurrent_kernel,
             self.cell.bias, self.cell.activation, self.cell.recurrent_activation,
             return_sequences=self.return_sequences, go_backwards=self.go_backwards,
         )
 
-    def fused_states(self, inputs, initial_state, mask):
+    def fused_states(self, inputs, initial_state, mask, recurrent_kernel):
         h0, c0 = initial_state
         states, h_last, c_last = lstm_sequence(
-            inputs, self.cell.kernel.value, self.input_bias(), self.cell.recurrent_kernel.value,
+            inputs, self.cell.kernel.value, self.input_bias(), recurrent_kernel,
             h0, c0, mask,
         )
         return states, [h_last, c_last]

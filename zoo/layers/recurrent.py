@@ -41,8 +41,11 @@ class FusedRNN(keras.layers.RNN):
     """Base of `zoo.GRU` and `zoo.LSTM`.
 
     Subclasses set `cell_class`, the names of their extra cell arguments in
-    `cell_arguments`, and implement `fused_states(inputs, initial_state, mask)`
-    over time-major tensors, returning `(states (T, B, U), final_states)`.
+    `cell_arguments`, and implement `fused_states(inputs, initial_state, mask, recurrent_kernel)`
+    over time-major tensors, returning `(states (T, B, U), final_states)`, and
+    `cudnn_sequence(sequences, initial_state, mask, recurrent_kernel)`; `recurrent_kernel` is
+    the cell's U as the batch uses it (`RecurrentCell.recurrent_weights`: DropConnect'ed while
+    training with `weight_dropout`).
     """
 
     cell_class = None
@@ -67,6 +70,7 @@ class FusedRNN(keras.layers.RNN):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        weight_dropout=0.0,
         return_sequences=False,
         return_state=False,
         go_backwards=False,
@@ -95,6 +99,7 @@ class FusedRNN(keras.layers.RNN):
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
+            weight_dropout=weight_dropout,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name=f"{self.cell_class.__name__.lower().replace('cell', '')}_cell",
@@ -121,6 +126,7 @@ class FusedRNN(keras.layers.RNN):
     use_bias = property(lambda self: self.cell.use_bias)
     dropout = property(lambda self: self.cell.dropout)
     recurrent_dropout = property(lambda self: self.cell.recurrent_dropout)
+    weight_dropout = property(lambda self: self.cell.weight_dropout)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         if initial_state is not None:
@@ -144,7 +150,8 @@ class FusedRNN(keras.layers.RNN):
                     "Pass use_cudnn='auto' to run the zoo's own loops where cuDNN cannot."
                 )
         if self._fused_path_applies(training):
-            return self._fused_loop(self._dropped(sequences, training), list(initial_state), mask)
+            return self._fused_loop(self._dropped(sequences, training), list(initial_state), mask,
+                                    self.cell.recurrent_weights(training))
         return super().inner_loop(sequences, initial_state, mask=mask, training=training)
 
     def cudnn_refusal(self):
@@ -174,19 +181,21 @@ class FusedRNN(keras.layers.RNN):
         sequences = ops.cast(self._dropped(sequences, training), dtype)
         initial_state = [ops.cast(ops.convert_to_tensor(state), dtype) for state in initial_state]
         self.supports_jit = False  # cuDNN's ops are not XLA's (as Keras's layers)
+        recurrent_kernel = self.cell.recurrent_weights(training)
         if mask is None:
-            return self.cudnn_sequence(sequences, initial_state, None)
+            return self.cudnn_sequence(sequences, initial_state, None, recurrent_kernel)
         mask = tf.cast(mask, tf.bool)
 
         def cudnn():
-            last_output, outputs, states = self.cudnn_sequence(sequences, initial_state, mask)
+            last_output, outputs, states = self.cudnn_sequence(sequences, initial_state, mask, recurrent_kernel)
             if self.return_sequences and not self.zero_output_for_mask and not self.go_backwards:
                 # Keras's convention without zero_output_for_mask: a padded step repeats the
                 # last real output (cuDNN writes zeros there).
                 outputs = tf.where(mask[:, :, None], outputs, last_output[:, None, :])
             return last_output, outputs, list(states)
 
-        return tf.cond(cudnn_takes_mask(mask), cudnn, lambda: self._fused_loop(sequences, initial_state, mask))
+        return tf.cond(cudnn_takes_mask(mask), cudnn,
+                       lambda: self._fused_loop(sequences, initial_state, mask, recurrent_kernel))
 
     def _dropped(self, sequences, training):
         """The input sequences times the cell's dropout mask (one per sequence) when training."""
@@ -205,7 +214,7 @@ class FusedRNN(keras.layers.RNN):
             and not (training and cell.recurrent_dropout)
         )
 
-    def _fused_loop(self, sequences, initial_state, mask):
+    def _fused_loop(self, sequences, initial_state, mask, recurrent_kernel):
         cell = self.cell
         # The recurrence runs in the variables' dtype: float32 under a mixed-precision policy,
         # whose 16-bit compute would lose the running state (`keras.layers.RNN.call` casts
@@ -220,7 +229,8 @@ class FusedRNN(keras.layers.RNN):
             mask_tm = None if mask_tm is None else ops.flip(mask_tm, axis=0)
 
         states, final_states = self.fused_states(
-            inputs, [ops.cast(ops.convert_to_tensor(s), state_dtype) for s in initial_state], mask_tm
+            inputs, [ops.cast(ops.convert_to_tensor(s), state_dtype) for s in initial_state], mask_tm,
+            ops.convert_to_tensor(recurrent_kernel),
         )
 
         if mask_tm is None:
