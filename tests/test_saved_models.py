@@ -120,6 +120,21 @@ def test_speech_model_recognises_the_fsdd_test_takes_as_its_card_says(name, load
     assert json.dumps(config["alphabet"]) == json.dumps("0123456789")
 
 
+@pytest.mark.parametrize("name", shipped_of("language_model"))
+def test_language_model_scores_held_out_reviews_near_its_cards_perplexity(name, loaded):
+    """Its `score` of 100 of its held-out test reviews, each read whole (the card's figure is of
+    70-word windows, each from a zero state: a whole review gives more context, so no higher)."""
+    import math
+
+    from tasks.language_model.corpus import read_texts
+
+    config = {**loaded[name].metadata["config"], "data_dir": str(require_data("imdb"))}
+    texts = read_texts(config).test[:100]
+    scores = loaded[name](text=texts, signature_name="score")
+    perplexity = math.exp(-scores["log_probability"].sum() / scores["words"].sum())
+    assert 0.5 < perplexity / loaded[name].metadata["test_metrics"]["test_perplexity"] < 1.05
+
+
 def test_the_speech_models_on_device_step_streams_as_its_saved_model():
     """The shipped ctc_speech-fsdd-gru carries its LiteRT step (zoo.edge; ONNX is one command away:
     the shipped models' size budget)."""

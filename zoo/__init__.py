@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "GRU": "zoo.layers", "LSTM": "zoo.layers", "GRUCell": "zoo.layers", "LSTMCell": "zoo.layers",
     "compiled_loops": "zoo.layers", "load": "zoo.loading", "list_models": "zoo.catalog",
-    "create_model": "zoo.task", "get_task": "zoo.task", "list_tasks": "zoo.task",
+    "create_model": "zoo.task", "get_task": "zoo.task", "list_tasks": "zoo.task", "from_preset": "zoo.presets",
 }
 __all__ = list(_EXPORTS)
 
