@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from evaluation.grids import CUSTOM_CELLS, CUSTOM_SEEDS, DATA_FOLDERS, GRIDS, custom_grid  # noqa: E402
 from evaluation.runs import run_grid  # noqa: E402
 from zoo.hyperparameters import parse_assignment  # noqa: E402
-from zoo.task import get_task, list_tasks  # noqa: E402
+from zoo.task import get_task, list_tasks, task_names  # noqa: E402
 
 
 def main(argv=None):
@@ -42,8 +42,8 @@ def main(argv=None):
     parser.add_argument("--name", help="results folder name (default: the grid's name)")
     parser.add_argument("--data-dir", default=None,
                         help="folder with imdb/, m4_hourly/, fsdd/ (real-data grids); with --task, your data's folder")
-    parser.add_argument("--task", help="compare cells on your data for this task (sentiment, forecasting, "
-                        "ctc_speech) instead of a named grid")
+    parser.add_argument("--task", help=f"compare cells on your data for this task ({', '.join(task_names())}) "
+                        "instead of a named grid")
     parser.add_argument("--data", help="with --task: the task's data source (e.g. csv; see train.py --help)")
     parser.add_argument("--cells", help=f"with --task: comma-separated cells (default {','.join(CUSTOM_CELLS)})")
     parser.add_argument("--seeds", type=int, help=f"with --task: seeds per cell (default {CUSTOM_SEEDS})")

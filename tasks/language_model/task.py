@@ -47,6 +47,9 @@ class LanguageModelTask(Task):
     tiny = dict(data="synthetic", synthetic_texts=60, vocabulary_size=60, window_length=12, embedding_dim=8,
                 units=8, batch_size=8, num_sampled=16)
     baseline_methods = ("kneser_ney",)
+    # Cells compared alike (evaluate.py --task): DropConnect is the zoo cells' own option, which Keras's
+    # SimpleRNN (the harness's plain-RNN baseline) lacks.
+    comparison = {"weight_dropout": 0.0}
     # What a text classifier takes from it (`--init-from`): the word embedding and the recurrent layers.
     encoder_layers = ("embedding", "encoder_")
     encoder_hyperparameters = ("cell", "units", "num_layers", "bidirectional", "embedding_dim", "vocabulary_size")

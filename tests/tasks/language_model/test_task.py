@@ -121,6 +121,11 @@ def test_settings_a_language_model_cannot_take_are_refused(overrides, message):
         TASK.resolve(tiny_config(**overrides))
 
 
+def test_the_harness_compares_every_cell_alike_without_dropconnect():
+    """evaluate.py --task applies `comparison`: Keras's SimpleRNN (the plain-RNN baseline) has no DropConnect."""
+    assert TASK.resolve(tiny_config(cell="rnn", **TASK.comparison))["weight_dropout"] == 0.0
+
+
 def test_the_picture_and_the_card_facts(trained):
     run, _, _ = trained
     figure = TASK.figure(run.model, run.data, run.config)
