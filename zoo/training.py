@@ -352,7 +352,8 @@ def write_fine_tuned_card(run, version_dir, command):
     facts = {
         "summary": f"{run.task.name} model fine-tuned from {parent} on {run.data.info.get('source')} data.",
         "task_line": run.task.name, "data": [("data", run.data.description)],
-        "architecture": f"as its parent ({run.config['cell']}, {run.config['units']} units)",
+        "architecture": f"{run.config['cell']}, {run.config['units']} units, started from its parent's weights (all, "
+                        "or its encoder's when the parent is of another task)",
         "command": shlex.join(command), "build_seconds": run.metrics["train_seconds"], "parent": parent,
         "baseline_header": ("model", "note"), "baselines": [(parent, "see its card")],
         "not_for": ["Data unlike the data above: measured only on its test split."],
