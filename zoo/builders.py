@@ -84,6 +84,17 @@ def recurrent_stack(
     return hidden
 
 
+def optional_layer(model, name):
+    """The model's layer of that name, or None (`model.get_layer` raises instead)."""
+    return next((layer for layer in model.layers if layer.name == name), None)
+
+
+def cell_state_sizes(cell):
+    """A recurrent cell's state sizes as a list (Keras gives an int for a single state): what a
+    streaming step carries for it."""
+    return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+
+
 def configured_stack(hidden, config, **options):
     """`recurrent_stack` of the shared hyperparameters in a task's config (`cell`, `units`,
     `num_layers`, `bidirectional`), with the task's own `options` (dropout, return_sequences)."""

@@ -21,6 +21,7 @@ or unknown names, dtype, shape and, for `zoo serve`, an empty batch. A call here
 and a request to either of `zoo serve`'s APIs go through it alike.
 """
 
+import collections
 import json
 import pathlib
 import zipfile
@@ -78,10 +79,11 @@ def copy_weights(parent, model, layers=None):
     several variables of one path (an ensemble of models in one SavedModel) is refused: which
     member a variable belongs to is not recorded."""
     names = [variable.name.removesuffix(":0") for variable in parent.variables()]
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    counts = collections.Counter(names)
+    repeated = sorted(name for name, count in counts.items() if count > 1)
     if repeated:
         raise ValueError(
-            f"{parent.path}: it holds {names.count(repeated[0])} variables named {repeated[0]} (an ensemble of "
+            f"{parent.path}: it holds {counts[repeated[0]]} variables named {repeated[0]} (an ensemble of "
             f"models in one SavedModel{', ' + str(len(repeated)) + ' paths so' if len(repeated) > 1 else ''}), and "
             "which member each belongs to is not recorded, so they cannot be copied into one model; start from a "
             "single model's export."

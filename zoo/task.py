@@ -215,8 +215,9 @@ def task_names():
 def hyperparameter_table(name):
     """Task `name`'s hyperparameter table: its package's `HYPERPARAMETERS` when it gives one (read
     without importing the task, nor TensorFlow), else the task's own (`get_task`)."""
-    if name not in TASKS and name in _entry_points():
-        table = getattr(importlib.import_module(_entry_points()[name].module), "HYPERPARAMETERS", None)
+    entry_point = None if name in TASKS else _entry_points().get(name)
+    if entry_point is not None:
+        table = getattr(importlib.import_module(entry_point.module), "HYPERPARAMETERS", None)
         if table is not None:
             return table
     return get_task(name).hyperparameters

@@ -17,21 +17,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-
-def _find_layer(model, name):
-    return next((layer for layer in model.layers if layer.name == name), None)
+from zoo.builders import cell_state_sizes, optional_layer
 
 
 def output_frame_samples(model):
     """Samples per output frame: the log-mel hop times the subsampling stride."""
-    subsampling = _find_layer(model, "subsampling")
+    subsampling = optional_layer(model, "subsampling")
     return model.get_layer("log_mel").frame_step * (subsampling.stride if subsampling else 1)
 
 
 def output_lengths(model, lengths):
     """Frames of the model's logits that hold `lengths` samples."""
     frames = model.get_layer("log_mel").frame_lengths(lengths)
-    subsampling = _find_layer(model, "subsampling")
+    subsampling = optional_layer(model, "subsampling")
     return frames if subsampling is None else subsampling.output_lengths(frames)
 
 
@@ -46,10 +44,6 @@ def audio_chunks(waveform, chunk_samples):
     what a streaming step takes, one call each."""
     audio = np.pad(np.asarray(waveform, "float32"), (0, -len(waveform) % chunk_samples))
     return [audio[None, start : start + chunk_samples] for start in range(0, len(audio), chunk_samples)]
-
-
-def _cell_state_sizes(cell):
-    return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
 
 
 class StreamingRecognizer:
@@ -73,7 +67,7 @@ class StreamingRecognizer:
                 "(--no-bidirectional, --normalization causal)."
             )
         self.log_mel = model.get_layer("log_mel")
-        self.subsampling = _find_layer(model, "subsampling")
+        self.subsampling = optional_layer(model, "subsampling")
         self.recurrent = [
             (layer, keras.layers.RNN(layer.cell, return_sequences=True, return_state=True, unroll=unroll))
             for layer in model.layers
@@ -88,7 +82,7 @@ class StreamingRecognizer:
         if self.subsampling:
             self.state_shapes.append(self.subsampling.stream_state_shapes(self.log_mel.feature_size))
         for layer, _ in self.recurrent:
-            self.state_shapes.append([(size,) for size in _cell_state_sizes(layer.cell)])
+            self.state_shapes.append([(size,) for size in cell_state_sizes(layer.cell)])
         self.state_shapes.append([(1,)])  # previous symbol + 1
         self.sizes = [math.prod(shape) for stage in self.state_shapes for shape in stage]
         self.state_size = sum(self.sizes)

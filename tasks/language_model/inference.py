@@ -12,14 +12,7 @@ import keras
 import tensorflow as tf
 
 from tasks.language_model.corpus import BOUNDARY
-
-
-def _find_layer(model, name):
-    return next((layer for layer in model.layers if layer.name == name), None)
-
-
-def _cell_state_sizes(cell):
-    return list(cell.state_size) if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
+from zoo.builders import cell_state_sizes, optional_layer
 
 
 class WordPredictor:
@@ -36,9 +29,9 @@ class WordPredictor:
         self.recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
         if not self.recurrent:
             raise ValueError("this language model has no recurrent layer, so no state to step.")
-        self.projection = _find_layer(model, "projection")
+        self.projection = optional_layer(model, "projection")
         self.vocabulary = self.vectorizer.get_vocabulary()
-        self.sizes = [size for layer in self.recurrent for size in _cell_state_sizes(layer.cell)]
+        self.sizes = [size for layer in self.recurrent for size in cell_state_sizes(layer.cell)]
         self.state_size = sum(self.sizes)
 
     def ids(self, text):
@@ -93,7 +86,7 @@ class WordPredictor:
         # which a cell called alone does not take.
         hidden, new_states = tf.gather(self.embedding.embeddings, token), []
         for layer in self.recurrent:
-            hidden, layer_states = layer.cell(hidden, [next(states) for _ in _cell_state_sizes(layer.cell)])
+            hidden, layer_states = layer.cell(hidden, [next(states) for _ in cell_state_sizes(layer.cell)])
             new_states += list(layer_states)
         if self.projection is not None:
             hidden = self.projection(hidden)
