@@ -60,10 +60,18 @@ class Shipped:
     headline: str  # what the task's headline metric is on this data, for the index ("IMDB test accuracy")
     seeds: tuple = (0,)  # several: a median ensemble (forecasting)
     edge: bool = False  # ship its LiteRT file too (zoo.edge; not for ensembles; ONNX left out: the 50 MB budget)
+    # Training longer than one sitting: later chunks (their flags), each a run that continues from the
+    # export of the one before (--init-from), with the settings it changes.
+    chunks: tuple = ()
+    parent: str = None  # a shipped model it is fine-tuned from (--init-from; built before it)
 
-    def command(self, seed, data_dir):
+    def command(self, seed, data_dir, chunk=0, previous_export=None):
+        """train.py's arguments for one seed and chunk (0: the first, from `parent` or from scratch)."""
+        flags = self.chunks[chunk - 1] if chunk else self.flags
+        start = previous_export if chunk else self.parent
         return ["train.py", "--task", self.task, "--cell", self.cell, "--data", self.data,
-                "--data-dir", str(pathlib.Path(data_dir) / self.folder), *self.flags, "--seed", str(seed)]
+                "--data-dir", str(pathlib.Path(data_dir) / self.folder), *flags,
+                *(["--init-from", str(start)] if start else []), "--seed", str(seed)]
 
 
 SHIPPED = [
@@ -84,25 +92,38 @@ SHIPPED = [
 
 
 def train(spec, seed, data_dir, work_dir):
-    """The finished run folder of one train.py run and its wall seconds, trained unless kept."""
-    command = spec.command(seed, data_dir)
-    record = work_dir / f"{spec.name}-seed{seed}.json"
+    """(the finished run folder of the last chunk, wall seconds of all chunks, their commands)."""
+    export, wall_seconds, commands = None, 0, []
+    for chunk in range(1 + len(spec.chunks)):
+        label = f"{spec.name}-seed{seed}" + (f"-chunk{chunk + 1}" if spec.chunks else "")
+        command = spec.command(seed, data_dir, chunk, export)
+        run_dir, wall, export = train_once(label, command, spec, work_dir)
+        wall_seconds += wall
+        commands.append(shlex.join(["python", *command]))
+    return run_dir, wall_seconds, commands
+
+
+def train_once(label, command, spec, work_dir):
+    """(finished run folder, wall seconds, its export) of one train.py run, trained unless kept."""
+    record = work_dir / f"{label}.json"
     if record.exists():
         kept = json.loads(record.read_text())
         if kept["command"] == shlex.join(["python", *command]) and pathlib.Path(kept["run_dir"]).is_dir():
-            print(f"{spec.name} seed {seed}: kept {kept['run_dir']}", flush=True)
-            return pathlib.Path(kept["run_dir"]), kept["wall_seconds"]
-    output_dir = work_dir / "runs" / f"{spec.name}-seed{seed}"
-    shutil.rmtree(output_dir, ignore_errors=True)
+            print(f"{label}: kept {kept['run_dir']}", flush=True)
+            return pathlib.Path(kept["run_dir"]), kept["wall_seconds"], kept.get("export")
+    output_dir, export_dir = work_dir / "runs" / label, work_dir / "exports" / label
+    for folder in (output_dir, export_dir):
+        shutil.rmtree(folder, ignore_errors=True)
     print("python " + shlex.join(command), flush=True)
     start = time.perf_counter()
     subprocess.run([sys.executable, *command, "--quiet", "--output-dir", str(output_dir),
-                    "--export-dir", str(work_dir / "exports")], cwd=REPO, check=True)
+                    "--export-dir", str(export_dir)], cwd=REPO, check=True)
     wall = round(time.perf_counter() - start)
     (run_dir,) = [p for p in output_dir.iterdir() if not p.name.endswith(".partial")]
+    export = str(export_dir / f"{spec.task}-{spec.cell}" / "1")
     record.write_text(json.dumps({"command": shlex.join(["python", *command]), "run_dir": str(run_dir),
-                                  "wall_seconds": wall}, indent=1))
-    return run_dir, wall
+                                  "wall_seconds": wall, "export": export}, indent=1))
+    return run_dir, wall, export
 
 
 # -------------------------------------------------------------------- shipping
@@ -127,7 +148,8 @@ def ship(spec, members, data_dir, work_dir):
         )
     staging = work_dir / "ship"
     shutil.rmtree(staging / spec.name, ignore_errors=True)
-    run = Run(task, config, model, data, history={}, metrics=metrics, run_dir=None)
+    parent = {"name": spec.parent, "version": zoo.load(spec.parent).version} if spec.parent else None
+    run = Run(task, config, model, data, history={}, metrics=metrics, run_dir=None, parent=parent)
     version_dir = export(task, run, staging, model_name=spec.name)
     plots.save(task.figure(model, data, config), staging / spec.name / "figure.png")
     return task, config, data, model, version_dir
@@ -184,13 +206,13 @@ def main():
         if args.only and spec.name not in args.only:
             continue
         trained = [train(spec, seed, args.data_dir, args.work_dir) for seed in spec.seeds]
-        task, config, data, model, version_dir = ship(spec, [run_dir for run_dir, _ in trained],
+        task, config, data, model, version_dir = ship(spec, [run_dir for run_dir, _, _ in trained],
                                                       args.data_dir, args.work_dir)
         metrics = zoo.load(version_dir).metadata["test_metrics"]
         facts = task.card_facts(spec, config, data, metrics, model, version_dir,
                                 pathlib.Path(args.data_dir) / spec.folder)
-        commands = [shlex.join(["python", *spec.command(seed, args.data_dir)]) for seed in spec.seeds]
-        facts.update(command=" ; ".join(commands), build_seconds=sum(wall for _, wall in trained),
+        commands = [command for _, _, seed_commands in trained for command in seed_commands]
+        facts.update(command=" ; ".join(commands), build_seconds=sum(wall for _, wall, _ in trained),
                      seeds=", ".join(map(str, spec.seeds)))
         (version_dir.parent / cards.CARD_FILE).write_text(cards.render(zoo.load(version_dir), facts))
         if spec.edge:

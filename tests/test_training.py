@@ -10,7 +10,9 @@ import zoo
 import zoo.task
 from zoo.layout import versions
 from zoo.loading import build_from_parent, copy_weights
-from zoo.training import FIGURE_FILE, PARTIAL, export, fine_tuning_hyperparameters, finish, fit
+from zoo.training import (
+    FIGURE_FILE, PARTIAL, build_optimizer, export, fine_tuning_hyperparameters, finish, fit, pretrained_encoder,
+)
 
 TINY = dict(data="synthetic", synthetic_train_size=64, synthetic_test_size=16, vocabulary_size=50,
             sequence_length=12, embedding_dim=4, units=4, epochs=1, batch_size=16)
@@ -122,3 +124,28 @@ def test_a_language_models_encoder_is_copied_into_a_classifier_by_value(tiny_exp
                  "encoder_lstm_0/lstm_cell/bias"):
         np.testing.assert_array_equal(next(w for w in model.weights if w.path == path).numpy(), exported[path])
     assert model.get_layer("vectorizer").get_vocabulary()[2:] == parent.vocabularies()[0]
+
+
+def test_a_classifier_fine_tuning_a_language_models_encoder_gets_ulmfits_rates(tiny_exports):
+    """The head at the full rate from step 0; the recurrent layer at factor x it after one unfreeze share;
+    the embedding at factor² after two; the rate warms up from 0. A share too large for the layers is refused."""
+    parent = zoo.load(tiny_exports["language_model"].path)
+    task = zoo.task.get_task("sentiment")
+    flags = {"data": "synthetic", "synthetic_train_size": 40, "synthetic_test_size": 8, "sequence_length": 12,
+             "ngrams": 0, "epochs": 2, "encoder_rate_factor": 0.5, "unfreeze_fraction": 0.25, "warmup_fraction": 0.5}
+    config = zoo.task.resolve_config(task, **fine_tuning_hyperparameters(parent, task, flags))
+    data = task.build_inputs(config)
+    model = build_from_parent(task, task.resolve(config, data), data, parent)
+    layers = pretrained_encoder(task, model, parent)
+    assert [layer.name for layer in layers] == ["embedding", "encoder_lstm_0"]
+    optimizer = build_optimizer(config, steps_per_epoch=4, pretrained_layers=layers)  # 8 steps
+    assert optimizer.rate_scales == {
+        "embedding/embeddings": (0.25, 4), "encoder_lstm_0/lstm_cell/kernel": (0.5, 2),
+        "encoder_lstm_0/lstm_cell/recurrent_kernel": (0.5, 2), "encoder_lstm_0/lstm_cell/bias": (0.5, 2)}
+    schedule = optimizer._learning_rate  # the head's rate by step: warm-up over 4 steps, then the cosine
+    assert [float(schedule(step)) for step in (0, 2, 4)] == pytest.approx([0, config["learning_rate"] / 2,
+                                                                          config["learning_rate"]])
+    assert pretrained_encoder(task, model, None) == []
+    with pytest.raises(ValueError, match=r"--unfreeze-fraction 0.5: with 2 pretrained layers \(embedding, "
+                                         r"encoder_lstm_0\) the lowest would join after the last of the 8 steps"):
+        build_optimizer({**config, "unfreeze_fraction": 0.5}, steps_per_epoch=4, pretrained_layers=layers)

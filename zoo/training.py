@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from zoo import cards, catalog, distribute, loading, plots
 from zoo.export import export_saved_model
+from zoo.optimizers import LayerwiseAdam, fine_tuning_rates
 from zoo.task import get_task, stored_config
 
 PARTIAL = ".partial"
@@ -65,13 +66,29 @@ def latest_partial_run(output_dir, task_name, cell):
     return runs[-1]
 
 
-def build_optimizer(config, steps_per_epoch):
+def build_optimizer(config, steps_per_epoch, pretrained_layers=()):
+    """Adam with the peak `learning_rate` decayed along a cosine over the run. With `pretrained_layers`
+    (bottom first: a run fine-tuning another task's encoder) ULMFiT's recipe, set by the task's
+    `zoo.hyperparameters.FINE_TUNING` rows: a warm-up from 0, discriminative rates and gradual
+    unfreezing (`zoo.optimizers.LayerwiseAdam`)."""
+    total_steps = max(1, steps_per_epoch * config["epochs"])
+    if not pretrained_layers:
+        schedule = keras.optimizers.schedules.CosineDecay(config["learning_rate"], decay_steps=total_steps, alpha=0.05)
+        return keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
+    warmup_steps = round(config["warmup_fraction"] * total_steps)
+    unfreeze_steps = round(config["unfreeze_fraction"] * total_steps)
+    if unfreeze_steps * len(pretrained_layers) >= total_steps:
+        raise ValueError(
+            f"--unfreeze-fraction {config['unfreeze_fraction']:g}: with {len(pretrained_layers)} pretrained layers "
+            f"({', '.join(layer.name for layer in pretrained_layers)}) the lowest would join after the last of "
+            f"the {total_steps} steps; give less than {1 / len(pretrained_layers):.3g} (or more --epochs)."
+        )
     schedule = keras.optimizers.schedules.CosineDecay(
-        config["learning_rate"],
-        decay_steps=max(1, steps_per_epoch * config["epochs"]),
-        alpha=0.05,
+        0.0, decay_steps=max(1, total_steps - warmup_steps), alpha=0.05,
+        warmup_target=config["learning_rate"], warmup_steps=warmup_steps,
     )
-    return keras.optimizers.Adam(schedule, clipnorm=config["clipnorm"])
+    rates = fine_tuning_rates(pretrained_layers, config["encoder_rate_factor"], unfreeze_steps)
+    return LayerwiseAdam(schedule, rate_scales=rates, clipnorm=config["clipnorm"])
 
 
 def check_time_budget(seconds):
@@ -161,7 +178,7 @@ def check_global_batch(config, replicas):
 
 def build_compiled_model(task, config, data, init_from, strategy, mixed_precision):
     """The task's model (from `init_from`'s weights when given), compiled with the task's losses and
-    metrics and the cosine-decayed Adam, in the strategy's scope and the precision policy."""
+    metrics and `build_optimizer`'s Adam, in the strategy's scope and the precision policy."""
     with distribute.precision(mixed_precision), strategy.scope():
         if init_from is None:
             model = task.build_model(config, data)
@@ -170,11 +187,21 @@ def build_compiled_model(task, config, data, init_from, strategy, mixed_precisio
             print(f"initialised from {init_from.path}", flush=True)
         steps_per_epoch = int(data.train.cardinality())
         model.compile(
-            optimizer=build_optimizer(config, steps_per_epoch),
+            optimizer=build_optimizer(config, steps_per_epoch, pretrained_encoder(task, model, init_from)),
             loss=task.build_losses(config),
             metrics=task.build_metrics(config),
         )
     return model
+
+
+def pretrained_encoder(task, model, parent):
+    """The layers of `model` that took the encoder of `parent`, a model of another task, bottom first
+    (`Task.encoder_layers`); none when there is no parent or it is of the same task."""
+    parent_task = get_task(parent.metadata.get("task")) if parent is not None else task
+    if parent_task is task:
+        return []
+    return [layer for layer in model.layers
+            if layer.name.startswith(parent_task.encoder_layers) and layer.trainable_weights]
 
 
 def print_model_line(task, config, parameters, replicas, mixed_precision):

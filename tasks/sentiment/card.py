@@ -8,11 +8,16 @@ from zoo import cards
 def card_facts(recipe, config, data, metrics):
     tfidf, _ = tfidf_accuracy(data)
     train_size, validation_size, test_size = data.info["sizes"]
-    cell = recipe.cell.upper()
-    return {
-        "summary": f"English movie-review sentiment: raw text in, negative/positive out. A bidirectional "
-                   f"{cell} read of the words mixed with a bag of 1-3-grams (NB-weighted logistic "
-                   f"regression), trained on IMDB.",
+    reader = ("Bi" if config["bidirectional"] else "") + recipe.cell.upper()
+    parent = recipe.parent  # the language model whose encoder it was fine-tuned from, if any
+    started = (f", its words, embedding and {reader} fine-tuned from the language model `{parent}` (ULMFiT's "
+               f"recipe: discriminative rates × {config['encoder_rate_factor']:g} a layer, gradual unfreezing, "
+               f"warm-up)" if parent else "")
+    facts = {
+        "summary": f"English movie-review sentiment: raw text in, negative/positive out. A "
+                   f"{'bidirectional ' if config['bidirectional'] else ''}{recipe.cell.upper()} read of the words "
+                   f"mixed with a bag of 1-{config['ngrams']}-grams (NB-weighted logistic regression), trained on "
+                   f"IMDB{started}.",
         "task_line": "sentiment (`tasks/sentiment/`): raw text in, class probabilities out",
         "data": [
             ("data", "IMDB Large Movie Review Dataset v1.0 (Maas et al., ACL 2011), official split"),
@@ -21,14 +26,14 @@ def card_facts(recipe, config, data, metrics):
                       f"{config['seed']}) / test {test_size:,} reviews, balanced"),
         ],
         "architecture": f"TextVectorization ({config['vocabulary_size']:,} words, {config['sequence_length']} "
-                        f"tokens) → embedding {config['embedding_dim']} → Bi{cell} {config['units']} → "
+                        f"tokens) → embedding {config['embedding_dim']} → {reader} {config['units']} → "
                         f"mean+max pooling → softmax; beside it TextVectorization of 1-{config['ngrams']}-grams "
                         f"({config['ngram_vocabulary_size']:,}) → NB logistic regression; the mixture weight "
                         f"({metrics['mixture_weight_recurrent']:.2f} recurrent) fitted on validation",
         "baseline_header": ("model", "test accuracy"),
         "baselines": [
             ("this model (mixture)", cards.format_metric(metrics["test_accuracy"])),
-            (f"its Bi{cell} branch alone", cards.format_metric(metrics["test_accuracy_recurrent"])),
+            (f"its {reader} branch alone", cards.format_metric(metrics["test_accuracy_recurrent"])),
             ("its n-gram branch alone", cards.format_metric(metrics["test_accuracy_ngrams"])),
             ("TF-IDF 1-2-grams + logistic regression (`tasks.sentiment.baselines`), same train split",
              cards.format_metric(tfidf)),
@@ -45,3 +50,6 @@ def card_facts(recipe, config, data, metrics):
         "picture_caption": "ROC and calibration on the IMDB test set",
         "examples": {"serving_default": {"text": ["a fine film, if a little long", "a dull, lifeless script"]}},
     }
+    if parent:
+        facts["parent"] = f"`{parent}`"
+    return facts

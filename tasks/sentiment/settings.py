@@ -1,14 +1,14 @@
 """The sentiment task's hyperparameter table (`zoo.hyperparameters`): plain data, importable without
 TensorFlow, so train.py checks its flags before TensorFlow is imported (`zoo.task.hyperparameter_table`)."""
 
-from zoo.hyperparameters import Hyperparameter, non_negative, rate, share, shared
+from zoo.hyperparameters import Hyperparameter, fine_tuning, non_negative, rate, share, shared
 
 NGRAMS_ON_TEXT = 3  # the n-gram branch's default on real text
 
 HYPERPARAMETERS = shared(
     epochs=4, batch_size=64, learning_rate=2e-3, units=64, num_layers=1, bidirectional=True,
     dropout=0.4, patience=2,
-) + [
+) + fine_tuning() + [
     Hyperparameter("text_column", "text", str, "text column of --data csv files"),
     Hyperparameter("label_column", "label", str, "label column of --data csv files"),
     Hyperparameter("synthetic_train_size", 8000, int, "texts in the synthetic corpus's train split"),
