@@ -20,7 +20,7 @@ import numpy as np
 
 from tasks.ctc_speech.streaming import stream_chunks
 from zoo import catalog
-from zoo.audio import load_wav
+from zoo.audio import load_audio
 from zoo.edge import EdgeError, EdgeModel
 
 DEFAULT_MODEL = "ctc_speech-fsdd-gru"  # a shipped model with its on-device files
@@ -60,7 +60,7 @@ def main(argv=None):
             raise EdgeError(f"{step_file} is not a streaming step (it takes {sorted(step.inputs)}, "
                             "not 'audio' and 'state').")
         alphabet, sample_rate = symbols_and_rate(step_file)
-        audio, _ = load_wav(args.wav, sample_rate)
+        audio, _ = load_audio(args.wav, sample_rate)
     except (OSError, ValueError, KeyError) as error:
         sys.exit(f"stream_litert: {error}")
     started, text = time.perf_counter(), ""

@@ -7,6 +7,7 @@ when one is on PATH.
 
 import base64
 import concurrent.futures
+import io
 import json
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import subprocess
 import grpc
 import numpy as np
 import pytest
+import soundfile
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -338,3 +340,21 @@ def _close(a, b):
     if isinstance(a, float) or isinstance(b, float):
         return abs(a - b) <= 1e-6
     return a == b
+
+
+def test_a_speech_model_takes_a_wav_file_posted_as_base64(served):
+    """What `curl` sends: the recording's bytes, base64 in the JSON, to the `wav` signature; it answers
+    as the waveform signature does for the file's samples."""
+    exports, client = served
+    export = exports["ctc_speech"]
+    path = f"/v1/models/{export.path.parent.name}"
+    samples = export.examples["waveform"][0][: export.examples["length"][0]]
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, 8000, format="WAV", subtype="PCM_16")
+    status, body = client.predict(path, {"signature_name": "wav", "instances": [
+        {"b64": base64.b64encode(buffer.getvalue()).decode()}]})
+    assert status == 200, body
+    decoded, _ = soundfile.read(io.BytesIO(buffer.getvalue()), dtype="float32")
+    _, expected = client.predict(path, {"instances": [{"waveform": decoded.tolist(), "length": len(decoded)}]})
+    assert body["predictions"][0]["text"] == expected["predictions"][0]["text"]
+    np.testing.assert_allclose(body["predictions"][0]["logits"], expected["predictions"][0]["logits"], atol=1e-3)

@@ -93,9 +93,9 @@ def card_facts(recipe, config, data, metrics, version_dir):
         "usage": "A WAV file (any rate and width; `zoo.audio` resamples to 8 kHz) through `serving_default`:\n\n"
                  "```python\nimport zoo, zoo.audio\n"
                  f'model = zoo.load("{recipe.name}")\n'
-                 'samples, _ = zoo.audio.load_wav("digits.wav", 8000)\n'
+                 'samples, _ = zoo.audio.load_audio("digits.wav", 8000)\n'
                  'model(waveform=[samples], length=[len(samples)])["text"]\n```\n\n'
-                 "```bash\npython -c \"import json, zoo.audio; s, _ = zoo.audio.load_wav('digits.wav', 8000); "
+                 "```bash\npython -c \"import json, zoo.audio; s, _ = zoo.audio.load_audio('digits.wav', 8000); "
                  "print(json.dumps({'inputs': {'waveform': [s.tolist()], 'length': [len(s)]}}))\" > request.json\n"
                  f"curl -d @request.json localhost:8501/v1/models/{recipe.name}:predict\n```\n\n"
                  "Streaming: `state = model(batch_size=1, signature_name=\"initial_state\")[\"state\"]`, then "

@@ -2,9 +2,10 @@
 
 Spoken digits of the Free Spoken Digit Dataset (FSDD), from its WAV folder or tar.gz
 archive, and transcribed WAV files listed in train/test tables. WAVs at other rates are
-resampled (`zoo.audio.load_wav`) and the count is reported once; every error names the file.
+resampled (`zoo.audio.load_audio`) and the count is reported once; every error names the file.
 """
 
+import csv
 import io
 import pathlib
 import re
@@ -14,16 +15,17 @@ from typing import NamedTuple
 import numpy as np
 
 from tasks.ctc_speech.ctc import encode_text, min_frames
-from zoo.audio import load_wav
+from zoo.audio import load_audio
 from zoo.data import find_table, read_table
 
 # ---------------------------------------------------------------- speech files
 # Spoken digits of the Free Spoken Digit Dataset (FSDD), from its WAV folder or
 # tar.gz archive, and transcribed WAV files listed in train/test tables. WAVs at
-# other rates are resampled (`zoo.audio.load_wav`) and the count is reported once.
+# other rates are resampled (`zoo.audio.load_audio`) and the count is reported once.
 
 FSDD_SAMPLE_RATE = 8000  # Hz: the rate FSDD is recorded at
 FSDD_FILE = re.compile(r"(\d)_([A-Za-z]+)_(\d+)\.wav$")
+SPEECH_COMMANDS_FILE = re.compile(r"(\d)_([0-9a-f]{8})_(\d+)\.wav$")  # speaker: Speech Commands' hash
 FSDD_TEST_TAKES = range(0, 5)  # the dataset authors' test split
 FSDD_VALIDATION_TAKES = range(5, 8)
 
@@ -65,38 +67,91 @@ def load_fsdd(data_dir, sample_rate=FSDD_SAMPLE_RATE):
     """All FSDD clips under `data_dir` (WAV folder or tar.gz), at `sample_rate`."""
     if not data_dir:
         raise ValueError("--data fsdd needs --data-dir, a folder with recordings.tar.gz or recordings/*.wav.")
-    clips, other_rates = [], []
-
-    def add(name, source):
-        match = FSDD_FILE.search(name)
-        if not match:
-            return
-        samples, rate = load_wav(source, sample_rate, name=name)
-        if rate != sample_rate:
-            other_rates.append((name, rate))
-        digit, speaker, take = match.groups()
-        clips.append(Clip(int(digit), speaker, int(take), samples))
-
-    wavs = _fsdd_wavs(data_dir)
-    if wavs:
-        for path in wavs:
-            add(str(path), path)
-    else:
-        for archive in _fsdd_archives(data_dir):
-            try:
-                with tarfile.open(archive) as tar:
-                    for member in tar:
-                        if member.isfile() and member.name.endswith(".wav"):
-                            add(f"{archive}:{member.name}", io.BytesIO(tar.extractfile(member).read()))
-            except (tarfile.TarError, EOFError, OSError) as error:
-                raise ValueError(f"{archive}: not a readable tar.gz archive ({error}).") from error
+    clips, _ = _read_clips(data_dir, FSDD_FILE, sample_rate)
     if not clips:
         raise ValueError(
             f"{data_dir}: no FSDD recordings ({{digit}}_{{speaker}}_{{take}}.wav) in a recordings/ "
             "folder, the folder itself or a .tar.gz archive."
         )
-    _say_resampled(other_rates, sample_rate)
     return clips
+
+
+def load_speech_commands(data_dir, sample_rate=FSDD_SAMPLE_RATE):
+    """The Speech Commands digit clips under `data_dir` (`recordings/<digit>_<speaker>_<n>.wav`, in a
+    folder or tar.gz, with `speakers.csv`: speaker, clips per digit 0..9, total), at `sample_rate`. The
+    table must agree with the files: a speaker or a count it does not list is an error naming both."""
+    if not data_dir:
+        raise ValueError("Speech Commands digits need --data-dir, a folder with recordings.tar.gz (or "
+                         "recordings/*.wav) and speakers.csv.")
+    clips, tables = _read_clips(data_dir, SPEECH_COMMANDS_FILE, sample_rate, tables=("speakers.csv",), strict=True)
+    if not clips:
+        raise ValueError(f"{data_dir}: no Speech Commands clips (<digit>_<speaker>_<n>.wav, speaker an 8-digit "
+                         "hex id) in a recordings/ folder, the folder itself or a .tar.gz archive.")
+    if "speakers.csv" not in tables:
+        raise ValueError(f"{data_dir}: no speakers.csv (speaker,0,1,...,9,total) beside the clips.")
+    table_name, text = tables["speakers.csv"]
+    found = {}
+    for clip in clips:
+        found.setdefault(clip.speaker, [0] * 10)[clip.digit] += 1
+    listed = {}
+    for row_number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        try:
+            listed[row["speaker"]] = [int(row[str(digit)]) for digit in range(10)]
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"{table_name}, row {row_number}: expected speaker,0,...,9,total with whole "
+                             f"numbers ({error}).") from None
+    for speaker in sorted(set(found) | set(listed)):
+        if found.get(speaker) != listed.get(speaker):
+            raise ValueError(
+                f"{table_name} disagrees with the clips for speaker {speaker}: it lists "
+                f"{listed.get(speaker, 'nothing')} clips of digits 0..9, the files hold {found.get(speaker, 'none')}."
+            )
+    return clips
+
+
+def _read_clips(data_dir, pattern, sample_rate, tables=(), strict=False):
+    """(the `Clip`s of the WAVs whose names match `pattern` (digit, speaker, take), {table: (where, text)}
+    of the `tables` (file names) found beside them), from a recordings/ folder, the folder itself or its
+    .tar.gz archives. Clips at other rates are resampled and counted once. `strict`: a WAV whose name
+    does not match is an error naming it (else it is passed over)."""
+    clips, other_rates, found_tables = [], [], {}
+
+    def add(name, source):
+        match = pattern.search(name)
+        if not match and strict:
+            raise ValueError(f"{name}: expected a name <digit>_<speaker>_<n>.wav ({pattern.pattern}).")
+        if not match:
+            return
+        samples, rate = load_audio(source, sample_rate, name=name)
+        if rate != sample_rate:
+            other_rates.append((name, rate))
+        digit, speaker, take = match.groups()
+        clips.append(Clip(int(digit), speaker, int(take), samples))
+
+    root = pathlib.Path(data_dir)
+    folder = root / "recordings" if (root / "recordings").is_dir() else root
+    wavs = sorted(p for p in folder.glob("*.wav") if strict or pattern.search(p.name))
+    if wavs:
+        for path in wavs:
+            add(str(path), path)
+        for name in tables:
+            if (root / name).is_file():
+                found_tables[name] = (str(root / name), (root / name).read_text(encoding="utf-8"))
+    else:
+        for archive in _fsdd_archives(data_dir):
+            try:
+                with tarfile.open(archive) as tar:
+                    for member in tar:
+                        base = pathlib.PurePosixPath(member.name).name
+                        if member.isfile() and member.name.endswith(".wav"):
+                            add(f"{archive}:{member.name}", io.BytesIO(tar.extractfile(member).read()))
+                        elif member.isfile() and base in tables:
+                            found_tables[base] = (f"{archive}:{member.name}",
+                                                  tar.extractfile(member).read().decode("utf-8"))
+            except (tarfile.TarError, EOFError, OSError) as error:
+                raise ValueError(f"{archive}: not a readable tar.gz archive ({error}).") from error
+    _say_resampled(other_rates, sample_rate)
+    return clips, found_tables
 
 
 def _say_resampled(other_rates, sample_rate):
@@ -164,7 +219,7 @@ def load_transcribed_wavs(data_dir, alphabet, max_seconds, subsampling, sample_r
             path = data_dir / row["file"].strip()
             if not path.is_file():
                 raise ValueError(f"{table}, row {row_number}: no WAV file {path}.")
-            samples, rate = load_wav(path, sample_rate)
+            samples, rate = load_audio(path, sample_rate)
             if rate != sample_rate:
                 other_rates.append((str(path), rate))
             seconds = len(samples) / sample_rate

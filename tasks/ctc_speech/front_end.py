@@ -1,4 +1,10 @@
-"""The speech front end in the graph: a streaming log-mel spectrogram, strided subsampling, SpecAugment.
+"""The speech front end in the graph: WAV bytes decoded, a streaming log-mel spectrogram, strided
+subsampling, SpecAugment.
+
+- `decode_wavs`: encoded 16-bit PCM WAV files (a string tensor) → the zero-padded waveform batch and its
+  lengths, channels averaged, other rates resampled band-limited: the spectrum of the n samples
+  (rfft) cut or zero-padded to that of n' = round(n · rate' / rate) samples, inverted and scaled
+  by n' / n (what `scipy.signal.resample` computes), so a client that cannot decode audio posts the file.
 
 The layers compute features causally, so a model built on them can also run on audio
 chunks with state in and out, and give the same numbers as on the whole utterance:
@@ -25,6 +31,44 @@ from keras import ops
 
 FRAME_STEP = 80  # samples: the speech task's 10 ms hop at 8 kHz
 FRAME_LENGTH = 200  # samples: its 25 ms frames
+
+
+# ------------------------------------------------------------ WAV bytes
+
+
+def decode_wavs(wavs, sample_rate):
+    """(waveform float32 [batch, samples] zero-padded, length int32 [batch]) of `wavs`, a string tensor
+    [batch] of encoded 16-bit PCM WAV files, at `sample_rate` (module docstring). A file that is not
+    such a WAV fails with TensorFlow's message (e.g. "Header mismatch"), a 400 from the server."""
+
+    def decode(wav):
+        audio, rate = tf.audio.decode_wav(wav)  # (samples, channels) in [-1, 1], Hz
+        return resample_in_graph(tf.reduce_mean(audio, axis=1), rate, sample_rate)
+
+    rows = tf.map_fn(decode, wavs, fn_output_signature=tf.RaggedTensorSpec([None], tf.float32, ragged_rank=0))
+    return rows.to_tensor(), tf.cast(rows.row_lengths(), tf.int32)
+
+
+def resample_in_graph(samples, rate, target_rate):
+    """1-D `samples` at `rate` Hz (a scalar tensor) at `target_rate` Hz, band-limited via the FFT."""
+    count = tf.shape(samples)[0]
+    new_count = tf.maximum(1, tf.cast(tf.round(tf.cast(count, tf.float64) * target_rate / tf.cast(rate, tf.float64)),
+                                      tf.int32))
+
+    def change_rate():
+        spectrum = tf.signal.rfft(samples)  # count // 2 + 1 bins
+        bins = new_count // 2 + 1
+        # The Nyquist bin of the shorter spectrum stands for the two bins ±N/2 of the longer one, as
+        # scipy.signal.resample counts it: doubled when it becomes the new end, halved when it is the old.
+        shorter = new_count < count
+        edge = tf.where(shorter, bins - 1, count // 2)
+        factor = tf.where(shorter, tf.where(new_count % 2 == 0, 2.0, 1.0), tf.where(count % 2 == 0, 0.5, 1.0))
+        spectrum = tf.pad(spectrum[:bins], [[0, tf.maximum(0, bins - tf.shape(spectrum)[0])]])
+        spectrum = tf.tensor_scatter_nd_update(spectrum, [[edge]], spectrum[edge:edge + 1] * tf.complex(factor, 0.0))
+        resampled = tf.signal.irfft(spectrum, fft_length=[new_count])
+        return resampled * tf.cast(new_count, tf.float32) / tf.cast(count, tf.float32)
+
+    return tf.cond(tf.logical_or(tf.equal(rate, target_rate), tf.equal(count, 0)), lambda: samples, change_rate)
 
 
 # ------------------------------------------------------------ front end

@@ -74,6 +74,7 @@ from tasks.ctc_speech.front_end import (
     ConvSubsampling,
     LogMelSpectrogram,
     SpecAugment,
+    decode_wavs,
 )
 from tasks.ctc_speech.splits import (
     composed_splits,
@@ -99,6 +100,7 @@ SERVING_INPUTS = [
     tf.TensorSpec([None, None], tf.float32, name="waveform"),  # at SAMPLE_RATE, in [-1, 1]
     tf.TensorSpec([None], tf.int32, name="length"),  # samples of each row
 ]
+WAV_INPUT = tf.TensorSpec([None], tf.string, name="wav")  # encoded 16-bit PCM WAV files, any rate and channels
 
 # ---------------------------------------------------------------------- task
 
@@ -242,7 +244,10 @@ class CtcSpeechTask(Task):
             outputs = infer(waveform, length)
             return {name: outputs[name] for name in ("text", "logits", "frame_lengths")}
 
-        signatures = {"serving_default": (serve, SERVING_INPUTS)}
+        def serve_wav(wav):  # encoded WAV files, for clients that cannot decode audio (curl, a browser)
+            return serve(*decode_wavs(wav, SAMPLE_RATE))
+
+        signatures = {"serving_default": (serve, SERVING_INPUTS), "wav": (serve_wav, [WAV_INPUT])}
         if can_stream(model):
             signatures.update(StreamingRecognizer(model, alphabet).signatures())
         return signatures

@@ -1,5 +1,7 @@
 """tasks.ctc_speech.data: FSDD recordings and transcribed WAV folders, and their errors."""
 
+import tarfile
+
 import numpy as np
 import pytest
 
@@ -59,6 +61,59 @@ def test_fsdd_wav_folder_loads_at_the_rate_asked(tmp_path, capsys):
     assert (clip.digit, clip.speaker, clip.take, len(clip.samples)) == (3, "ann", 12, 4000)
     assert "resampled 1 WAV file(s) at [16000] Hz to 8000 Hz" in capsys.readouterr().out
     assert speech_data.fsdd_is_available(tmp_path)
+
+
+def write_speech_commands(folder, clips, table=None):
+    """Clips `{(digit, speaker, n): samples}` in Speech Commands' layout, with its speakers table (or `table`)."""
+    (folder / "recordings").mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for (digit, speaker, n), (samples, rate) in clips.items():
+        write_wav(folder / "recordings" / f"{digit}_{speaker}_{n}.wav", samples, rate)
+        counts.setdefault(speaker, [0] * 10)[digit] += 1
+    rows = [f"{speaker}," + ",".join(map(str, row)) + f",{sum(row)}" for speaker, row in sorted(counts.items())]
+    (folder / "speakers.csv").write_text(table or "speaker,0,1,2,3,4,5,6,7,8,9,total\n" + "\n".join(rows) + "\n")
+
+
+SPEAKERS = {(3, "0a1b2c3d", 0): (tone(1.0), SPEECH_RATE), (7, "0a1b2c3d", 1): (tone(1.0), SPEECH_RATE),
+            (0, "ffee0011", 0): (tone(1.0, rate=16000), 16000)}
+
+
+def test_speech_commands_clips_load_from_a_folder_or_an_archive_with_their_speakers(tmp_path, capsys):
+    write_speech_commands(tmp_path / "folder", SPEAKERS)
+    clips = speech_data.load_speech_commands(tmp_path / "folder")
+    assert sorted((c.digit, c.speaker, c.take, len(c.samples)) for c in clips) == [
+        (0, "ffee0011", 0, SPEECH_RATE), (3, "0a1b2c3d", 0, SPEECH_RATE), (7, "0a1b2c3d", 1, SPEECH_RATE)]
+    assert "resampled 1 WAV file(s) at [16000] Hz to 8000 Hz" in capsys.readouterr().out
+    with tarfile.open(tmp_path / "recordings.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "folder" / "recordings", arcname="recordings")
+        tar.add(tmp_path / "folder" / "speakers.csv", arcname="speakers.csv")
+    archived = speech_data.load_speech_commands(tmp_path)
+    assert sorted((c.digit, c.speaker) for c in archived) == sorted((c.digit, c.speaker) for c in clips)
+
+
+def test_speech_commands_files_that_disagree_with_their_table_are_named(tmp_path):
+    write_speech_commands(tmp_path, SPEAKERS, table="speaker,0,1,2,3,4,5,6,7,8,9,total\n0a1b2c3d,0,0,0,1,0,0,0,1,0,0,2\n")
+    with pytest.raises(ValueError, match=r"speakers.csv disagrees with the clips for speaker ffee0011: it lists "
+                                         r"nothing clips of digits 0..9, the files hold \[1, 0, 0"):
+        speech_data.load_speech_commands(tmp_path)
+    (tmp_path / "speakers.csv").write_text("speaker,0,1,2,3,4,5,6,7,8,9,total\n0a1b2c3d,0,0,0,1,0,0,0,x,0,0,2\n")
+    with pytest.raises(ValueError, match=r"speakers.csv, row 2: expected speaker,0,...,9,total with whole numbers"):
+        speech_data.load_speech_commands(tmp_path)
+    (tmp_path / "speakers.csv").unlink()
+    with pytest.raises(ValueError, match=r"no speakers.csv \(speaker,0,1,...,9,total\) beside the clips"):
+        speech_data.load_speech_commands(tmp_path)
+    write_wav(tmp_path / "recordings" / "seven_0a1b2c3d_2.wav", tone(0.1), SPEECH_RATE)
+    with pytest.raises(ValueError, match=r"seven_0a1b2c3d_2.wav: expected a name <digit>_<speaker>_<n>.wav"):
+        speech_data.load_speech_commands(tmp_path)
+    with pytest.raises(ValueError, match=r"no Speech Commands clips"):
+        speech_data.load_speech_commands(tmp_path / "elsewhere")
+
+
+def test_the_real_speech_commands_digits_hold_96_speakers():
+    clips = speech_data.load_speech_commands(require_data("speech_commands_digits"))
+    assert len(clips) == 196 and len({clip.speaker for clip in clips}) == 96
+    assert np.bincount([clip.digit for clip in clips]).tolist() == [23, 19, 16, 19, 16, 19, 21, 14, 29, 20]
+    assert {len(clip.samples) for clip in clips} == {SPEECH_RATE}  # one second each
 
 
 def test_fsdd_splits_hold_out_test_speakers_and_report_unknown_ones():

@@ -1,5 +1,6 @@
 """The CTC speech task: its data, model, training, evaluation and export."""
 
+import io
 import json
 import re
 import subprocess
@@ -8,7 +9,9 @@ import sys
 import keras
 import numpy as np
 import pytest
+import soundfile
 import tensorflow as tf
+from scipy import signal
 
 import train
 from tests.conftest import REPO, write_wav
@@ -115,7 +118,7 @@ def test_export_signatures(tmp_path):
     signatures = TASK.serving_signatures(model, data, config)
     path = export_saved_model(model, signatures, tmp_path / "m", {}, serving_examples=examples)
     loaded = tf.saved_model.load(str(path))
-    assert set(loaded.signatures) == {"serving_default", "step", "initial_state"}
+    assert set(loaded.signatures) == {"serving_default", "wav", "step", "initial_state"}
     serve = loaded.signatures["serving_default"]
     out = serve(waveform=tf.constant(examples["waveform"]), length=tf.constant(examples["length"]))
     batch, width = examples["waveform"].shape
@@ -134,7 +137,38 @@ def test_export_signatures(tmp_path):
         steps.append(out["logits"].numpy())
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full.numpy(), atol=1e-4)
     bidirectional, _ = tiny_model(bidirectional=True)
-    assert set(TASK.serving_signatures(bidirectional, data, config)) == {"serving_default"}
+    assert set(TASK.serving_signatures(bidirectional, data, config)) == {"serving_default", "wav"}
+
+
+def wav_bytes(samples, rate):
+    """16-bit PCM WAV file bytes of float samples ((n,) or (n, channels))."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def test_the_wav_signature_takes_encoded_files_at_any_rate_as_the_waveform_signature_takes_samples(tmp_path):
+    """A 16-bit WAV at 8 kHz answers as its samples do; a 16 kHz stereo one as its channels' mean
+    resampled (scipy.signal.resample) does; rows of different lengths are padded; a text that is not a
+    WAV file is refused with TensorFlow's message."""
+    model, config = tiny_model(bidirectional=False)
+    data = TASK.build_inputs({**config, "data": "synthetic", "train_utterances": 4,
+                              "validation_utterances": 2, "test_utterances": 3, "batch_size": 3})
+    path = export_saved_model(model, TASK.serving_signatures(model, data, config), tmp_path / "m", {},
+                              serving_examples=TASK.serving_examples(data, config))
+    loaded = tf.saved_model.load(str(path))
+    rng = np.random.default_rng(0)
+    at_8k = np.round(rng.uniform(-0.3, 0.3, 2400) * 32768) / 32768  # exactly representable in 16 bits
+    stereo_16k = np.round(rng.uniform(-0.3, 0.3, (6000, 2)) * 32768) / 32768
+    out = loaded.signatures["wav"](wav=tf.constant([wav_bytes(at_8k, 8000), wav_bytes(stereo_16k, 16000)]))
+    resampled = signal.resample(stereo_16k.mean(axis=1), 3000)
+    waveform = np.zeros((2, 3000), "float32")
+    waveform[0, :2400], waveform[1] = at_8k, resampled
+    expected = loaded.signatures["serving_default"](waveform=tf.constant(waveform), length=tf.constant([2400, 3000]))
+    np.testing.assert_array_equal(out["frame_lengths"], expected["frame_lengths"])
+    np.testing.assert_allclose(out["logits"], expected["logits"], atol=1e-4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Header mismatch"):
+        loaded.signatures["wav"](wav=tf.constant([b"not a wav file at all, no RIFF header here" * 2]))
 
 
 # ----------------------------------------------------------------- train.py
