@@ -109,6 +109,19 @@ def load_speech_commands(data_dir, sample_rate=FSDD_SAMPLE_RATE):
     return clips
 
 
+def speaker_folds(clips, folds, fold):
+    """(training clips, held-out clips): the speakers, in an order fixed whatever the run's seed, dealt
+    into `folds` folds; fold `fold` is held out (None: none is, every clip trains)."""
+    if folds < 2:
+        raise ValueError(f"--speech-commands-folds {folds}: give 2 or more (one fold is held out).")
+    if fold is not None and not 0 <= fold < folds:
+        raise ValueError(f"--speech-commands-fold {fold}: give 0 .. {folds - 1}, or none.")
+    speakers = sorted({clip.speaker for clip in clips})
+    order = np.random.default_rng(0).permutation(len(speakers))
+    held_out = {speakers[i] for rank, i in enumerate(order) if rank % folds == fold}
+    return [c for c in clips if c.speaker not in held_out], [c for c in clips if c.speaker in held_out]
+
+
 def _read_clips(data_dir, pattern, sample_rate, tables=(), strict=False):
     """(the `Clip`s of the WAVs whose names match `pattern` (digit, speaker, take), {table: (where, text)}
     of the `tables` (file names) found beside them), from a recordings/ folder, the folder itself or its

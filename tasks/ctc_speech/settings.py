@@ -31,6 +31,15 @@ HYPERPARAMETERS = shared(
                    "them, validated on other synthetic voices, tested on every take of --test-speakers or of "
                    "all speakers)",
                    check=fraction),
+    Hyperparameter("speech_commands_dir", None, str, "--data fsdd: a folder of Speech Commands digit clips "
+                   "(recordings.tar.gz and speakers.csv, many voices): they join training, and one fold of their "
+                   "speakers is the isolated-digit test of voices it never heard"),
+    Hyperparameter("speech_commands_share", 0.25, float, "share of training utterances said by those voices "
+                   "(each digit a random clip, its silence trimmed; the rest as without them)", check=fraction),
+    Hyperparameter("speech_commands_folds", 5, int, "speaker folds of the Speech Commands voices (fixed, "
+                   "whatever --seed)"),
+    Hyperparameter("speech_commands_fold", "0", str, "the fold held out as the isolated-digit test "
+                   "(0 .. folds - 1), or none: every voice trains"),
     Hyperparameter("tts", "auto", str, "their engine: espeak (eSpeak NG, the [speech] extra), formant, or auto",
                    choices=TTS_ENGINES),
     Hyperparameter("tts_variants", None, str, "eSpeak NG voice variants to draw from, comma-separated "

@@ -8,14 +8,18 @@ import numpy as np
 import tensorflow as tf
 
 from tasks.ctc_speech.data import (
+    Utterance,
     fsdd_every_take,
     load_fsdd,
+    load_speech_commands,
     load_transcribed_wavs,
+    speaker_folds,
     split_fsdd,
 )
 from tasks.ctc_speech.front_end import FRAME_STEP
 from tasks.ctc_speech.utterances import (
     SAMPLE_RATE,
+    ClipPool,
     MixedSpeakers,
     RecordedSpeakers,
     SynthesisedSpeakers,
@@ -47,7 +51,7 @@ def wav_folder_splits(config, rng):
     def shuffled():
         return [train[i] for i in rng.permutation(len(train))]
 
-    return shuffled, len(train), validation, test, description, {}
+    return shuffled, len(train), validation, test, description, {}, {}
 
 
 def _names(text):
@@ -100,6 +104,10 @@ def composed_splits(config, source, rng):
             validation_speakers = MixedSpeakers(validation_speakers, unheard, share)
             what += (f"; training also by {voices} synthetic voices ({synthesised.engine}), {share:.0%} of its "
                      f"utterances, validation by {HELD_OUT_VOICES} others in the same share")
+    reference = {}
+    if config["speech_commands_dir"]:
+        train_speakers, what, info["speech_commands"], reference["isolated"] = _with_speech_commands(
+            config, source, train_speakers, what)
     max_digits, size = config["max_digits"], config["train_utterances"]
     # Validation and test sets are the same in every run with this seed.
     fixed = np.random.default_rng([config["seed"], 1]), np.random.default_rng([config["seed"], 2])
@@ -117,7 +125,34 @@ def composed_splits(config, source, rng):
         f"ctc_speech data: {what}; utterances of 1-{max_digits} digits, {size} train "
         f"(composed anew each epoch) / {len(validation)} validation / {len(test)} test"
     )
-    return train, size, validation, test, description, info
+    return train, size, validation, test, description, info, reference
+
+
+def _with_speech_commands(config, source, train_speakers, what):
+    """(training speakers with the Speech Commands voices mixed in, the description, their info, the
+    held-out fold's clips as isolated-digit `Utterance`s, as recorded)."""
+    if source != "fsdd":
+        raise ValueError(f"--speech-commands-dir adds voices to FSDD's: it is for --data fsdd, not --data {source}.")
+    fold_text = config["speech_commands_fold"].strip().lower()
+    if fold_text != "none" and not fold_text.isdigit():
+        raise ValueError(f"--speech-commands-fold {config['speech_commands_fold']!r}: give a fold number or none.")
+    fold = None if fold_text == "none" else int(fold_text)
+    clips = load_speech_commands(config["speech_commands_dir"], SAMPLE_RATE)
+    training, held_out = speaker_folds(clips, config["speech_commands_folds"], fold)
+    pool = ClipPool(training)
+    missing = sorted(set(range(10)) - set(pool.digits()))
+    if missing:
+        raise ValueError(f"--speech-commands-fold {fold}: the other folds say no digit {missing}; "
+                         "give fewer --speech-commands-folds.")
+    share = config["speech_commands_share"]
+    isolated = [Utterance(clip.samples, np.array([clip.digit], "int32")) for clip in held_out]
+    info = {"train_speakers": len(pool.speakers), "train_clips": len(training), "share": share,
+            "fold": fold, "folds": config["speech_commands_folds"],
+            "test_speakers": len({clip.speaker for clip in held_out}), "test_clips": len(held_out)}
+    what += (f"; training also by {len(pool.speakers)} Speech Commands voices ({len(training)} clips), {share:.0%} of "
+             f"its utterances" + (f"; isolated-digit test: fold {fold} of {config['speech_commands_folds']}, "
+                                  f"{info['test_speakers']} other voices, {len(held_out)} clips" if held_out else ""))
+    return MixedSpeakers(train_speakers, pool, share), what, info, isolated
 
 
 # ---------------------------------------------------------------- batching

@@ -142,10 +142,14 @@ class CtcSpeechTask(Task):
         if source != "wavs" and config["alphabet"] != DIGITS:
             raise ValueError(f"--alphabet is for --data wavs; --data {source} has the digits {DIGITS}.")
         rng = np.random.default_rng(config["seed"])  # training data order and compositions
+        if config["speech_commands_dir"] is None and config["speech_commands_share"] != self.defaults[
+                "speech_commands_share"]:
+            raise ValueError(f"--speech-commands-share {config['speech_commands_share']:g} is the share of utterances "
+                             "said by the --speech-commands-dir voices; give the folder too, or leave the share out.")
         if source == "wavs":
-            train, train_size, validation, test, description, info = wav_folder_splits(config, rng)
+            train, train_size, validation, test, description, info, reference = wav_folder_splits(config, rng)
         else:
-            train, train_size, validation, test, description, info = composed_splits(config, source, rng)
+            train, train_size, validation, test, description, info, reference = composed_splits(config, source, rng)
         batch = config["batch_size"]
         return Data(
             train=utterance_dataset(train, train_size, batch, rng),
@@ -160,6 +164,7 @@ class CtcSpeechTask(Task):
                 **info,
             },
             settings={"data": source},
+            reference=reference,
         )
 
     # -- model
@@ -200,12 +205,7 @@ class CtcSpeechTask(Task):
     def evaluate(self, model, data, config):
         alphabet = data.info["alphabet"]
         infer = _inference_function(model, alphabet, config["beam_width"])
-        references, greedy, beam = [], [], []
-        for inputs, labels in data.test:
-            outputs = infer(inputs["waveform"], inputs["length"])
-            references += [decode_labels(row, alphabet) for row in labels.numpy()]
-            greedy += [t.decode() for t in outputs["greedy_text"].numpy()]
-            beam += [t.decode() for t in outputs["text"].numpy()]
+        references, greedy, beam = _transcribe(infer, data.test, alphabet)
         metrics = error_rates(references, beam, alphabet)
         metrics.update({f"greedy_{k}": v for k, v in error_rates(references, greedy, alphabet).items()})
         metrics.update(
@@ -213,6 +213,12 @@ class CtcSpeechTask(Task):
             test_symbols=sum(len(r) for r in references),
             beam_width=config["beam_width"],
         )
+        isolated = (data.reference or {}).get("isolated")
+        if isolated:  # voices it never heard, each clip one digit as recorded
+            clips = utterance_dataset(lambda: isolated, len(isolated), config["batch_size"])
+            truth, _, said = _transcribe(infer, clips, alphabet)
+            metrics.update(isolated_accuracy=float(np.mean([s == t for s, t in zip(said, truth)])),
+                           isolated_cer=error_rates(truth, said, alphabet)["cer"], isolated_clips=len(isolated))
         return metrics
 
     def card_facts(self, recipe, config, data, metrics, model, version_dir, data_path):
@@ -300,6 +306,17 @@ class CtcSpeechTask(Task):
         inputs, _ = next(iter(data.test))
         lengths = inputs["length"].numpy()[:4]
         return {"waveform": inputs["waveform"].numpy()[:4, : lengths.max()], "length": lengths}
+
+
+def _transcribe(infer, batches, alphabet):
+    """(references, greedy texts, beam-search texts) of the utterance `batches` (`_inference_function`)."""
+    references, greedy, beam = [], [], []
+    for inputs, labels in batches:
+        outputs = infer(inputs["waveform"], inputs["length"])
+        references += [decode_labels(row, alphabet) for row in labels.numpy()]
+        greedy += [t.decode() for t in outputs["greedy_text"].numpy()]
+        beam += [t.decode() for t in outputs["text"].numpy()]
+    return references, greedy, beam
 
 
 def _inference_function(model, alphabet, beam_width, compile=True):

@@ -268,6 +268,43 @@ class SynthesisedSpeakers:
         return list(range(10))
 
 
+RECORDING_FRAME_S = 0.02  # frames of a recording whose energy decides where its word is
+RECORDING_SILENCE_DB = -30.0  # frames this far below the loudest one are silence or room noise
+RECORDING_MARGIN_S = 0.05  # kept around the word
+
+
+def speech_span(samples, sample_rate=SAMPLE_RATE):
+    """A recorded word without the silence and room noise around it (a Speech Commands clip frames its word
+    in one second): from the first to the last 20 ms frame within 30 dB of the loudest, 50 ms either side."""
+    frame = int(RECORDING_FRAME_S * sample_rate)
+    count = len(samples) // frame
+    if count == 0:
+        return samples
+    energy = np.mean(samples[: count * frame].reshape(count, frame) ** 2, axis=1)
+    loud = np.flatnonzero(energy > energy.max() * 10 ** (RECORDING_SILENCE_DB / 10))
+    if energy.max() == 0 or not len(loud):
+        return samples
+    margin = int(RECORDING_MARGIN_S * sample_rate)
+    return samples[max(0, loud[0] * frame - margin): (loud[-1] + 1) * frame + margin]
+
+
+class ClipPool:
+    """Recorded digit words of many voices with few words each (Speech Commands): each digit of an utterance
+    is a random clip of that digit (a voice per digit), its silence trimmed (`speech_span`)."""
+
+    def __init__(self, clips):
+        self.words = {}
+        for clip in clips:
+            self.words.setdefault(clip.digit, []).append(speech_span(clip.samples))
+        self.speakers = sorted({clip.speaker for clip in clips})
+
+    def speak(self, digits, rng):
+        return [self.words[d][rng.integers(len(self.words[d]))] for d in digits]
+
+    def digits(self):
+        return sorted(self.words)
+
+
 class MixedSpeakers:
     """`real` speakers, and with probability `share` per utterance `synthetic` ones instead."""
 

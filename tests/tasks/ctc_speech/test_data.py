@@ -148,3 +148,14 @@ def test_shared_fsdd_loads_and_splits_by_take_and_speaker():
     assert len(test) == 500 and {c.speaker for c in test} == {"theo"}
     assert (len(train_clips), len(validation)) == (1260, 90) and "theo" not in {c.speaker for c in train_clips}
     assert speech_data.fsdd_is_available(folder) and not speech_data.fsdd_is_available(None)
+
+
+def test_speaker_folds_hold_out_whole_speakers_the_same_whatever_the_seed():
+    clips = [speech_data.Clip(d, f"{s:08x}", 0, np.zeros(4, "float32")) for s in range(11) for d in (s % 10, 3)]
+    folds = [speech_data.speaker_folds(clips, 4, fold) for fold in range(4)]
+    held_out = [{c.speaker for c in test} for _, test in folds]
+    assert sorted(len(h) for h in held_out) == [2, 3, 3, 3] and set.union(*held_out) == {c.speaker for c in clips}
+    for (train_clips, test), speakers in zip(folds, held_out):
+        assert not {c.speaker for c in train_clips} & speakers and len(train_clips) + len(test) == len(clips)
+    assert speech_data.speaker_folds(clips, 4, 2) == folds[2]  # fixed: no seed
+    assert speech_data.speaker_folds(clips, 4, None) == (clips, [])

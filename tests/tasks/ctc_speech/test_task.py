@@ -273,3 +273,71 @@ def test_bad_synthetic_voice_settings_are_refused_before_training(arguments, mes
         train.main(["--task", "ctc_speech", *arguments, "--output-dir", str(tmp_path / "runs")])
     assert re.search(message, str(error.value) + capsys.readouterr().err)
     assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------ Speech Commands voices
+
+
+def tiny_speech_commands(folder, speakers=10):
+    """A Speech Commands-shaped folder: `speakers` formant voices saying two digits each, 1 s clips
+    with silence around the word, and speakers.csv."""
+    from tasks.ctc_speech.utterances import random_voice, synthetic_digit
+
+    (folder / "recordings").mkdir(parents=True)
+    rng, rows = np.random.default_rng(1), []
+    for index in range(speakers):
+        speaker, counts = f"{index:08x}", [0] * 10
+        voice = random_voice(rng)
+        for digit in (index % 10, (index + 5) % 10):
+            clip = np.zeros(8000)
+            word = synthetic_digit(digit, voice, rng)[:6000]
+            clip[1000:1000 + len(word)] = word
+            write_wav(folder / "recordings" / f"{digit}_{speaker}_0.wav", clip, 8000)
+            counts[digit] += 1
+        rows.append(f"{speaker}," + ",".join(map(str, counts)) + ",2")
+    (folder / "speakers.csv").write_text("speaker,0,1,2,3,4,5,6,7,8,9,total\n" + "\n".join(rows) + "\n")
+    return folder
+
+
+def test_speech_commands_voices_join_training_and_a_fold_of_them_is_the_isolated_test(tmp_path, monkeypatch):
+    import tasks.ctc_speech.splits as ctc_speech
+
+    mixes, mixed = [], ctc_speech.MixedSpeakers
+    monkeypatch.setattr(ctc_speech, "MixedSpeakers", lambda *args: mixes.append(args) or mixed(*args))
+    config = resolve_config(TASK, data="fsdd", data_dir=str(tiny_fsdd(tmp_path / "fsdd", takes=9)),
+                            speech_commands_dir=str(tiny_speech_commands(tmp_path / "sc", speakers=20)),
+                            speech_commands_share=0.4, speech_commands_folds=4, speech_commands_fold="1",
+                            train_utterances=4, validation_utterances=2, test_utterances=2, batch_size=2, **TINY)
+    data = TASK.build_inputs(config)
+    (recorded, pool, share), = mixes
+    assert share == 0.4 and recorded.speakers == ["ann", "bob"] and len(pool.speakers) == 15
+    isolated = data.reference["isolated"]
+    assert data.info["speech_commands"] == {"train_speakers": 15, "train_clips": 30, "share": 0.4, "fold": 1,
+                                            "folds": 4, "test_speakers": 5, "test_clips": 10}
+    assert len(isolated) == 10 and all(len(u.waveform) == 8000 and len(u.labels) == 1 for u in isolated)
+    assert max(len(word) for words in pool.words.values() for word in words) < 7000  # the silence trimmed
+    model = TASK.build_model(TASK.resolve(config, data), data)
+    metrics = TASK.evaluate(model, data, TASK.resolve(config, data))
+    assert metrics["isolated_clips"] == 10 and 0 <= metrics["isolated_accuracy"] <= 1
+    every_voice = TASK.build_inputs({**config, "speech_commands_fold": "none"})
+    assert every_voice.info["speech_commands"]["train_speakers"] == 20 and not every_voice.reference["isolated"]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--data", "synthetic", "--speech-commands-dir", "x"], "--speech-commands-dir adds voices to FSDD's: it is for "
+                                                            "--data fsdd, not --data synthetic"),
+    (["--data", "synthetic", "--speech-commands-share", "0.5"], "--speech-commands-share 0.5 is the share of "
+                                                                "utterances said by the --speech-commands-dir voices"),
+    (["--speech-commands-fold", "7"], r"--speech-commands-fold 7: give 0 .. 4, or none"),
+    (["--speech-commands-fold", "first"], r"--speech-commands-fold 'first': give a fold number or none"),
+    (["--speech-commands-folds", "1"], r"--speech-commands-folds 1: give 2 or more"),
+])
+def test_bad_speech_commands_settings_are_refused_before_training(arguments, message, tmp_path, capsys):
+    fsdd = tiny_fsdd(tmp_path / "fsdd", takes=9)
+    speech_commands = tiny_speech_commands(tmp_path / "sc")
+    defaults = [] if "--data" in arguments else ["--data", "fsdd", "--data-dir", str(fsdd), "--speech-commands-dir",
+                                                 str(speech_commands)]
+    with pytest.raises(SystemExit) as error:
+        train.main(["--task", "ctc_speech", *defaults, *arguments, "--output-dir", str(tmp_path / "runs")])
+    assert re.search(message, str(error.value) + capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()

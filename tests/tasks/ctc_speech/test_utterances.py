@@ -175,3 +175,20 @@ def test_mixed_speakers_take_the_synthetic_voices_at_their_share():
     mixed = MixedSpeakers(Says("real"), Says("synthetic"), 0.3)
     said = [mixed.speak([1], rng)[0] for _ in range(2000)]
     assert abs(said.count("synthetic") / 2000 - 0.3) < 0.04
+
+
+def test_a_recorded_word_is_cut_from_the_silence_and_noise_around_it():
+    rng = np.random.default_rng(0)
+    clip = rng.normal(0, 1e-3, 8000)  # room noise, 1 s at 8 kHz
+    clip[3000:5000] += 0.3 * np.sin(np.arange(2000) / 3)  # the word
+    span = du.speech_span(clip)
+    assert 2000 <= len(span) <= 2000 + 2 * 400 + 2 * 160  # the word, 50 ms either side, frame rounding
+    np.testing.assert_array_equal(du.speech_span(np.zeros(8000)), np.zeros(8000))  # nothing to find: kept
+
+
+def test_a_clip_pool_says_each_digit_with_a_clip_of_that_digit():
+    clips = [Clip(d, f"{s:08x}", 0, np.full(800, d + 1.0, "float32")) for s in range(3) for d in range(10)]
+    pool = du.ClipPool(clips)
+    said = pool.speak([4, 4, 9], np.random.default_rng(0))
+    assert [float(word[0]) for word in said] == [5.0, 5.0, 10.0] and pool.digits() == list(range(10))
+    assert pool.speakers == ["00000000", "00000001", "00000002"]
