@@ -59,3 +59,33 @@ def test_the_shipped_ensemble_is_refused_by_name():
     for name in ensembles:
         with pytest.raises(ValueError, match="an ensemble of models in one SavedModel"):
             zoo.from_preset(name)
+
+
+def test_an_ensemble_exported_with_scoped_members_comes_back_as_a_trainable_ensemble(tmp_path):
+    """Members built in `zoo.loading.member_scope`s keep distinct variable names in the export, so
+    from_preset rebuilds the task's ensemble of them, answering as the export does."""
+    import keras
+
+    from tests.conftest import SERVING_TASKS
+    from zoo.loading import member_scope
+    from zoo.task import get_task, resolve_config
+    from zoo.training import Run, export
+
+    task = get_task("forecasting")
+    config = resolve_config(task, **SERVING_TASKS["forecasting"])
+    data = task.build_inputs(config)
+    config = task.resolve(config, data)
+    members = []
+    for index in range(3):
+        keras.utils.set_random_seed(index)
+        with member_scope(index):
+            members.append(task.build_model(config, data))
+    ensemble = task.ensemble(members)
+    run = Run(task, config, ensemble, data, history={}, metrics={"members": 3}, run_dir=None)
+    saved = zoo.load(export(task, run, tmp_path, "forecasting-ensemble"))
+    names = [variable.name for variable in saved.variables()]
+    assert len(names) == len(set(names)) and all(name.startswith("member_") for name in names)
+    model = zoo.from_preset(saved.path)
+    history = task.serving_examples(data, config)["history"]
+    np.testing.assert_allclose(model(history), saved(history=history)["quantiles"], rtol=1e-5)
+    assert model.optimizer is not None

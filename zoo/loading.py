@@ -127,14 +127,31 @@ def build_from_parent(task, config, data, parent):
     return model
 
 
+def member_scope(index):
+    """The name scope ensemble member `index` is built or loaded in: its variables are then
+    `member_<index>/<layer>/...`, distinct from the other members' in an export, so `rebuild` can
+    copy each back (`Task.ensemble`)."""
+    return keras.name_scope(f"member_{index}")
+
+
 def rebuild(saved, **overrides):
     """(task, config, Keras model) equal to the SavedModel `saved`: its task's model of its stored
     config, resolved through the task's table (`zoo.task.stored_config`: defaults for what was added
-    since, the data-dependent entries filled) with `overrides`, its weights copied in."""
+    since, the data-dependent entries filled) with `overrides`, its weights copied in. An ensemble
+    (`test_metrics["members"]`) is rebuilt as its task's ensemble of that many members."""
     task = get_task(saved.metadata.get("task"))
     stored = stored_config(task, saved.metadata.get("config", {}))
     config = task.resolve(resolve_config(task, **{**stored, **overrides}))
-    return task, config, build_from_parent(task, config, None, saved)
+    members = saved.metadata.get("test_metrics", {}).get("members")
+    if not members:
+        return task, config, build_from_parent(task, config, None, saved)
+    built = []
+    for index in range(members):
+        with member_scope(index):
+            built.append(task.build_model(config, None, parent=saved))
+    model = task.ensemble(built)
+    copy_weights(saved, model)
+    return task, config, model
 
 
 def _first_line(error):

@@ -6,7 +6,9 @@ keras-hub's presets give one.
 
 The model is its task's model of the export's stored config with the export's weights and fitted
 preprocessing (vocabularies) copied in (`zoo.loading.rebuild`, checked against the export's own
-answers in the tests), compiled with the task's losses and metrics and Adam at the run's peak
+answers in the tests); an ensemble whose members were built in `zoo.loading.member_scope`s (what
+`benchmarks/build_zoo.py` exports) comes back as its task's ensemble (`Task.ensemble`), while one
+exported before, whose members' variables share names, is refused by name, compiled with the task's losses and metrics and Adam at the run's peak
 learning rate and gradient clipping (`learning_rate`, `clipnorm`); compile it again for another
 schedule. How each shipped model was built, the exact command, is in its card
 (`saved_models/<name>/README.md`, "built by"); `train.py --init-from NAME` continues from it on

@@ -121,6 +121,12 @@ class Task:
     def calibrate(self, model, data, config):
         """Fits what is set after training, on the validation split (default: nothing)."""
 
+    def ensemble(self, members):
+        """One Keras model combining `members`, models of this task each built or loaded in its
+        `zoo.loading.member_scope` (so their variables keep distinct names in an export); a task
+        without ensembles refuses."""
+        raise ValueError(f"task {self.name!r} has no ensemble of models.")
+
     def evaluate(self, model, data, config):
         """Test metrics as a flat dict with plain keys (`test_accuracy`, ...)."""
         raise NotImplementedError

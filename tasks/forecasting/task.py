@@ -48,6 +48,7 @@ from tasks.forecasting.layers import (
     evaluation_windows,
     fit_history,
     last_values,
+    median_ensemble,
     training_windows,
 )
 from tasks.forecasting.m4 import forecast_scores, format_score_table, load_m4, m4_files
@@ -165,6 +166,10 @@ class ForecastingTask(Task):
         )
 
     # -- model
+
+    def ensemble(self, members):
+        """The median of the members' forecasts (`layers.MedianEnsemble`): the shipped LSTM's three seeds."""
+        return median_ensemble(members, name=f"{members[0].name}_ensemble")  # e.g. forecasting_lstm_ensemble
 
     def build_model(self, config, data=None, parent=None):  # a parent brings weights only
         window, chunk = config["input_window"], config["chunk_length"]
