@@ -3,7 +3,8 @@
 A `TaskSpec` is a registry task with overrides of its defaults (each of the task's
 hyperparameter types); a `Grid` crosses its tasks with cells and seeds and adds the
 long-range probes. The named grids are `GRIDS`: smoke (for tests), quick, medium,
-greff, full and real; `custom_grid` makes one for the user's own data.
+greff, full, real and speakers; `custom_grid` makes one for the user's own data. A setting
+`"{data_dir}/..."` is a folder under `--data-dir`.
 """
 
 import dataclasses
@@ -22,6 +23,7 @@ class TaskSpec:
     family: str = None  # tasks of one family differ only in training-set size
     train_size: int = None
     time_budget: float = None  # seconds of training per run (`--budget-minutes`), instead of equal epochs
+    folds: str = None  # the speaker-disjoint evaluation this spec is one fold of (the report averages its folds)
 
 
 @dataclasses.dataclass
@@ -97,6 +99,29 @@ CTC_FSDD = TaskSpec(
     "cer", False, ("val_cer", 0.1),
 )
 
+# Speaker-disjoint evaluation, the harness's standard for speech: each fold holds some voices out of
+# training and tests on them; the report gives every fold and their mean.
+FSDD_SPEAKERS = ("george", "jackson", "nicolas", "theo")
+SPEECH_COMMANDS_FOLDS = 5  # the task's --speech-commands-folds
+SPEAKER_BUDGET = {"data": "fsdd", "bidirectional": False, "units": 64, "epochs": 12, "train_utterances": 1200,
+                  "validation_utterances": 320, "test_utterances": 300, "beam_width": 1}
+
+
+def speaker_folds(folds, metric, higher_is_better, setting, values, **overrides):
+    """One `TaskSpec` of the speech task per fold `<folds>-<value>`, holding out the voices `setting`=value names."""
+    return [TaskSpec(f"{folds}-{value}", "ctc_speech", {**overrides, setting: value}, metric, higher_is_better,
+                     ("val_cer", 0.1), folds=folds) for value in values]
+
+
+SPEAKER_FOLDS = [
+    # Speech Commands' 96 voices in 5 folds, FSDD's 4 beside them; isolated digits of the fold's voices
+    *speaker_folds("ctc-speech-commands", "isolated_accuracy", True, "speech_commands_fold",
+                   [str(k) for k in range(SPEECH_COMMANDS_FOLDS)],
+                   speech_commands_dir="{data_dir}/speech_commands_digits", **SPEAKER_BUDGET),
+    # FSDD leave one speaker out: digit strings of the speaker no take of which trained
+    *speaker_folds("ctc-fsdd-loso", "cer", False, "test_speakers", FSDD_SPEAKERS, **SPEAKER_BUDGET),
+]
+
 GRIDS = {
     # For tests: one tiny task, two seeds, two probe lengths; about a minute.
     "smoke": Grid(
@@ -149,6 +174,12 @@ GRIDS = {
         cells=["gru", "lstm"], seeds=[0, 1, 2], probe_cells=["gru", "lstm"],
         probe_lengths=[50, 100, 200, 500, 1000], probe_steps=1000, probe_forget_biases=(5.0,), latency_lengths=(),
         matched=False,
+    ),
+    # Speech on voices it never heard (#31): every fold of SPEAKER_FOLDS, GRU and LSTM, 3 seeds (54 runs,
+    # about 5 min each here; an interrupted grid continues where it stopped).
+    "speakers": Grid(
+        tasks=SPEAKER_FOLDS, cells=["gru", "lstm"], seeds=[0, 1, 2], probe_cells=[], probe_lengths=[],
+        probe_steps=0, latency_lengths=(), matched=False,
     ),
 }
 # Folders under --data-dir holding each task's data in the real-data grids.

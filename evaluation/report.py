@@ -155,6 +155,35 @@ def task_section(table):
     return lines + [""]
 
 
+def fold_sections(tables, specs):
+    """For each speaker-disjoint evaluation (the specs sharing `TaskSpec.folds`): every cell's mean over
+    seeds on each fold, and the mean ± std of those over the folds."""
+    evaluations = {}
+    for table in tables:
+        spec = specs.get(table.task)
+        if spec is not None and spec.folds and table.by_cell:
+            evaluations.setdefault(spec.folds, []).append(table)
+    lines = []
+    for folds, fold_tables in evaluations.items():
+        cells = sorted({cell for table in fold_tables for cell in table.by_cell}, key=cell_sort_key)
+        rows = []
+        for cell in cells:
+            means = [table.values(cell).mean() if len(table.values(cell)) else None for table in fold_tables]
+            found = [mean for mean in means if mean is not None]
+            seeds = sorted({len(table.values(cell)) for table in fold_tables if len(table.values(cell))})
+            rows.append([cell, *["–" if mean is None else f"{mean:.4f}" for mean in means],
+                         mean_std(found) + f" ({len(found)} of {len(means)} folds)", "/".join(map(str, seeds))])
+        table = fold_tables[0]
+        arrow = "higher is better" if table.higher_is_better else "lower is better"
+        lines += [f"### {folds} (`{table.metric}`, {arrow})", "", *markdown_table(
+            ["cell", *[t.task.removeprefix(f"{folds}-") for t in fold_tables], "mean over folds", "seeds"], rows), ""]
+    if not lines:
+        return []
+    return ["## Voices it never heard (speaker-disjoint folds)", "",
+            "Each fold trains without some voices and tests on them; a fold's value is the mean over its seeds.",
+            "", *lines]
+
+
 def probe_cell(row):
     """A probe's score, ✓ when solved, and the step it was first solved at when recorded."""
     if row["solved"] != "True":
@@ -308,6 +337,7 @@ def write_report(results_dir, grid_name, grid, command, wall_seconds=None):
     lines += ["", "## Tasks", ""]
     for table in tables:
         lines += task_section(table)
+    lines += fold_sections(tables, specs)
     lines += tuning_section(tuning) + probe_section(rows) + gradient_section(rows) + latency_section(rows)
     if images:
         lines += ["## Plots", ""] + [f"![{name[:-4]}]({name})" for name in images] + [""]

@@ -37,6 +37,11 @@ def run_config(spec, cell, seed, data_dir, units=None, tuned=None):
 
     task = get_task(spec.task)
     overrides = {k: v for k, v in {**spec.overrides, **(tuned or {})}.items() if k in task.defaults}
+    for name, value in overrides.items():  # a folder under --data-dir (e.g. the Speech Commands clips)
+        if isinstance(value, str) and "{data_dir}" in value:
+            if not data_dir:
+                raise ValueError(f"{spec.name}: --data-dir is needed (--{name.replace('_', '-')} {value}).")
+            overrides[name] = value.format(data_dir=data_dir)
     source = overrides.get("data")
     if source in DATA_FOLDERS and not overrides.get("data_dir"):  # a named grid: the shared data folder
         if not data_dir:

@@ -3,7 +3,8 @@
 import importlib.metadata
 import json
 
-from evaluation.report import latency_section, library_versions
+from evaluation.grids import GRIDS, SPEAKER_FOLDS
+from evaluation.report import fold_sections, latency_section, library_versions
 from evaluation.tables import TaskTable, mean_std
 from evaluation.verdicts import verdict_alike, verdict_long_streaming, verdict_longer_and_larger
 
@@ -77,3 +78,20 @@ def test_the_lstm_verdict_counts_its_larger_forget_gate_bias():
     verdict, text = verdict_longer_and_larger(rows, [])
     assert "adding: longest T solved GRU 200, LSTM 1000; LSTM with forget-gate bias 5 1000" in text
     assert verdict_longer_and_larger(rows[:3], [])[1].startswith("longer dependencies not supported")
+
+
+def test_speaker_folds_are_reported_per_fold_and_averaged_over_folds():
+    specs = {spec.name: spec for spec in GRIDS["speakers"].tasks}
+    assert [spec.name for spec in SPEAKER_FOLDS][:2] == ["ctc-speech-commands-0", "ctc-speech-commands-1"]
+    rows = [{"kind": "task", "task": f"ctc-fsdd-loso-{speaker}", "cell": cell, "metric": "cer", "value": value + seed / 100,
+             "higher_is_better": False}
+            for speaker, value in (("george", 0.2), ("jackson", 0.1), ("nicolas", 0.3), ("theo", 0.2))
+            for cell in ("gru", "lstm") for seed in (0, 2)]
+    rows = [row for row in rows if not (row["cell"] == "lstm" and row["task"].endswith("theo"))]  # a fold to come
+    tables = [TaskTable(rows, f"ctc-fsdd-loso-{speaker}") for speaker in ("george", "jackson", "nicolas", "theo")]
+    text = "\n".join(fold_sections(tables, specs))
+    assert "### ctc-fsdd-loso (`cer`, lower is better)" in text
+    assert "| cell | george | jackson | nicolas | theo | mean over folds | seeds |" in text
+    assert "| gru | 0.2100 | 0.1100 | 0.3100 | 0.2100 | 0.2100 ± 0.0816 (4 of 4 folds) | 2 |" in text
+    assert "| lstm | 0.2100 | 0.1100 | 0.3100 | – | 0.2100 ± 0.1000 (3 of 4 folds) | 2 |" in text
+    assert fold_sections([TaskTable([task_row("gru", 0.8)], "t")], specs) == []
