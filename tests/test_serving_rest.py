@@ -230,7 +230,7 @@ def test_bad_predict_requests_get_a_clear_400_and_the_server_keeps_serving(senti
     ("GET", "/v1/models", 400, "Missing model name in request."),
     ("GET", "/v1/modelz/x", 400, "Malformed request: GET /v1/modelz/x"),
     ("POST", "{model}:classify", 501, "zoo serve answers :predict only, not :classify."),
-    ("GET", "/", 404, "Not Found: GET /"),
+    ("GET", "/nothing/here", 404, "Not Found: GET /nothing/here"),  # "/" is the page (zoo.serving.page)
     ("PUT", "{model}:predict", 405, "Method Not Allowed: PUT"),
 ])
 # fmt: on

@@ -49,9 +49,10 @@ def main(argv=None):
     grpc_line = f" and gRPC on {args.host}:{grpc_port}" if grpc_server else ""
     if batcher:
         grpc_line += f"; batching {_defaults(batcher.parameters)}"
+    page = f"; the page: http://{args.host}:{server.effective_port}/" if args.ui else ""
     print(
         f"zoo serve: {len(names)} model(s) {names} from {args.model_base_path}/ on "
-        f"http://{args.host}:{server.effective_port}/v1/models/<name>{grpc_line}",
+        f"http://{args.host}:{server.effective_port}/v1/models/<name>{grpc_line}{page}",
         flush=True,
     )
     serve_until_stopped(server, grpc_server, batcher, repository)
@@ -132,6 +133,11 @@ def build_parser():
         default=DEFAULT_THREADS,
         help=f"request threads (default {DEFAULT_THREADS})",
     )
+    parser.add_argument(
+        "--no-ui", dest="ui", action="store_false",
+        help="no page: answer the API only (default: GET / lists the models, /models/<name>/ shows each "
+        "with its card and a try-it panel)",
+    )
     return parser
 
 
@@ -152,7 +158,7 @@ def bind_rest(args, repository, batcher):
     command with the reason."""
     try:
         server = make_server(repository, args.host, args.port, args.max_request_bytes, args.threads,
-                             args.max_request_rows, batcher)
+                             args.max_request_rows, batcher, args.ui)
     except OSError as error:  # the port is taken, or the address is not this machine's
         repository.stop()
         sys.exit(f"zoo serve: cannot serve REST on {args.host}:{args.port} ({error.strerror or error}); "

@@ -33,6 +33,7 @@ import werkzeug.exceptions
 from zoo.layout import SERVING_DEFAULT
 from zoo.loading import shape_string
 from zoo.serving.errors import ServingError
+from zoo.serving.page import add_page
 from zoo.serving.protos import model_metadata, proto_json
 from zoo.serving.signatures import DEFAULT_MAX_REQUEST_ROWS, find_signature, run_signature
 
@@ -304,11 +305,14 @@ def _string_json(item, as_bytes):
 
 
 def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, max_request_rows=DEFAULT_MAX_REQUEST_ROWS,
-               batcher=None):
+               batcher=None, ui=True):
     """The Flask app answering TF Serving's REST API from `repository` (merging concurrent
-    requests through `batcher`, a `zoo.serving.batching.RequestBatcher`, if given)."""
-    app = flask.Flask(__name__)
+    requests through `batcher`, a `zoo.serving.batching.RequestBatcher`, if given), and with `ui`
+    the zoo's page (`zoo.serving.page`: GET /, /models/<name>/, /static/...)."""
+    app = flask.Flask(__name__, static_folder="static" if ui else None)
     app.config["MAX_CONTENT_LENGTH"] = max_request_bytes
+    if ui:
+        add_page(app, repository)
 
     def reply(payload, status=200):
         return flask.Response(json.dumps(payload), status, mimetype="application/json")
@@ -384,10 +388,12 @@ def make_server(
     threads=DEFAULT_THREADS,
     max_request_rows=DEFAULT_MAX_REQUEST_ROWS,
     batcher=None,
+    ui=True,
 ):
-    """A waitress server for `repository`, to `.run()`; port 0 picks a free one (`.effective_port`)."""
+    """A waitress server for `repository`, to `.run()`; port 0 picks a free one (`.effective_port`);
+    `ui`: the page too (`create_app`)."""
     return waitress.create_server(
-        create_app(repository, max_request_bytes, max_request_rows, batcher),
+        create_app(repository, max_request_bytes, max_request_rows, batcher, ui),
         host=host,
         port=port,
         threads=threads,
