@@ -50,6 +50,9 @@ def test_a_model_page_renders_its_card_escaped_and_builds_its_panel_from_its_fac
     assert '<script src="/static/page.js"></script>' in text
     assert client.get("/models/sentiment-tiny/figure.png").data.startswith(b"\x89PNG")
     assert "has no card" in client.get("/models/forecasting-tiny/").get_data(as_text=True)
+    missing = client.get("/models/nothing-here/")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert "Could not find any versions of model nothing-here" in missing.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path, status", [

@@ -58,7 +58,10 @@ def add_page(app, repository):
 
     @app.get("/models/<name>/")
     def model_page(name):
-        facts = summary(repository, name)
+        try:
+            facts = summary(repository, name)
+        except ServingError as error:  # a person followed a link: a page, not JSON
+            return flask.render_template("missing.html", message=error.message), error.status
         card = repository.base_path / name / CARD_FILE
         card_html = markdown.render(card.read_text(encoding="utf-8")) if card.is_file() else None
         return flask.render_template("model.html", model=facts, card_html=card_html)
