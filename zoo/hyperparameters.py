@@ -107,14 +107,16 @@ def shared(**defaults):
 
 # A task that can start from another task's encoder (`Task.encoder_from`) adds these: how a run that
 # does fine-tunes it (ULMFiT's recipe, `zoo.optimizers`; a run from scratch ignores them).
+# Defaults: one rate for every layer from the first step, which measured better than ULMFiT's 0.4 / 0.1 / 0.1
+# for 2 epochs on IMDB (benchmarks/RESULTS.md, "Language model").
 FINE_TUNING = (
-    Hyperparameter("encoder_rate_factor", 0.4, float, "fine-tuning from an encoder: each pretrained layer "
+    Hyperparameter("encoder_rate_factor", 1.0, float, "fine-tuning from an encoder: each pretrained layer "
                    "learns at this x the rate of the layer above it (discriminative rates; 1: one rate)",
                    most=1.0),
-    Hyperparameter("unfreeze_fraction", 0.1, float, "fine-tuning from an encoder: share of the steps the new "
+    Hyperparameter("unfreeze_fraction", 0.0, float, "fine-tuning from an encoder: share of the steps the new "
                    "layers train alone, and between each pretrained layer joining, top first (gradual "
                    "unfreezing; 0: all from the start)", check=rate),
-    Hyperparameter("warmup_fraction", 0.1, float, "fine-tuning from an encoder: share of the steps the "
+    Hyperparameter("warmup_fraction", 0.0, float, "fine-tuning from an encoder: share of the steps the "
                    "learning rate rises from 0 to its peak, before the cosine decay", check=rate),
 )
 

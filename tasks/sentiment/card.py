@@ -10,9 +10,12 @@ def card_facts(recipe, config, data, metrics):
     train_size, validation_size, test_size = data.info["sizes"]
     reader = ("Bi" if config["bidirectional"] else "") + recipe.cell.upper()
     parent = recipe.parent  # the language model whose encoder it was fine-tuned from, if any
-    started = (f", its words, embedding and {reader} fine-tuned from the language model `{parent}` (ULMFiT's "
-               f"recipe: discriminative rates × {config['encoder_rate_factor']:g} a layer, gradual unfreezing, "
-               f"warm-up)" if parent else "")
+    schedule = (f"each pretrained layer at {config['encoder_rate_factor']:g} × the rate above it, joining after "
+                f"{config['unfreeze_fraction']:.0%} of the steps a layer, {config['warmup_fraction']:.0%} warm-up"
+                if (config["encoder_rate_factor"], config["unfreeze_fraction"], config["warmup_fraction"]) != (1, 0, 0)
+                else "every layer at one rate from the first step")
+    started = f", its words, embedding and {reader} fine-tuned from the language model `{parent}` ({schedule})" \
+        if parent else ""
     facts = {
         "summary": f"English movie-review sentiment: raw text in, negative/positive out. A "
                    f"{'bidirectional ' if config['bidirectional'] else ''}{recipe.cell.upper()} read of the words "
