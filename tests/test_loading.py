@@ -155,10 +155,19 @@ def test_a_keras_file_of_any_task_loads_with_zoo_alone(tiny_exports, tmp_path):
     import subprocess
     import sys
 
+    import keras
+
+    from zoo.optimizers import LayerwiseAdam
+
     paths = []
     for name, export in sorted(tiny_exports.items()):
         export.model.save(tmp_path / f"{name}.keras")
         paths.append(str(tmp_path / f"{name}.keras"))
+    # a fine-tuning run's file: compiled with zoo.optimizers.LayerwiseAdam (registered when zoo.load is imported)
+    fine_tuned = keras.models.clone_model(tiny_exports["forecasting"].model)
+    fine_tuned.compile(optimizer=LayerwiseAdam(1e-3, rate_scales={"head/kernel": (0.5, 2)}), loss="mse")
+    fine_tuned.save(tmp_path / "fine_tuned.keras")
+    paths.append(str(tmp_path / "fine_tuned.keras"))
     script = (
         "import sys, zoo\n"
         f"models = [zoo.load(p) for p in {paths!r}]\n"

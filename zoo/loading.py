@@ -33,6 +33,7 @@ from google.protobuf.message import DecodeError
 from tensorflow.core.protobuf import saved_model_pb2
 
 import zoo.builders  # noqa: F401  (registers the library's own Keras objects)
+import zoo.optimizers  # noqa: F401  (a fine-tuned run's .keras file holds its LayerwiseAdam)
 from zoo import catalog
 from zoo.guards import readable
 from zoo.layout import METADATA_FILE, SERVING_DEFAULT, is_shipped, saved_model_versions
