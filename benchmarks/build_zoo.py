@@ -154,6 +154,9 @@ def ship(spec, members, data_dir, work_dir, earlier_chunks=()):
                 models.append(zoo.load(run_dir / "model.keras"))
     if len(models) == 1:
         model, metrics = models[0], json.loads((members[0] / "metrics.json").read_text())
+        # Fitted after training with today's code (a kept run may predate a change in it), then tested as shipped.
+        task.calibrate(model, data, config)
+        metrics.update(task.evaluate(model, data, config))
         for run_dir in earlier_chunks:
             earlier = json.loads((run_dir / "metrics.json").read_text())
             metrics["epochs_trained"] += earlier["epochs_trained"]

@@ -40,6 +40,17 @@ def test_mixture_weight_in_between_when_both_help():
     assert 0.0 < mixture.fit(first, second, labels) < 1.0
 
 
+def test_mixture_weight_follows_accuracy_where_likelihood_would_favour_the_confident_branch():
+    """Branch a is confident and wrong once; b is right five times, barely. Likelihood peaks near w 0.7
+    (accuracy 0.8); every w below 0.111 is right five times, and of those w 0.1 is the likeliest."""
+    labels = np.array([1, 1, 1, 1, 0])
+    confident = np.array([[0.1, 0.9]] * 5)
+    underconfident = np.array([[0.45, 0.55]] * 4 + [[0.55, 0.45]])
+    mixture = ProbabilityMixture()
+    mixture([tf.constant(confident), tf.constant(underconfident)])
+    assert mixture.fit(confident, underconfident, labels) == pytest.approx(0.1)
+
+
 def test_standardized_vocabularies_survive_a_keras_file_round_trip(tmp_path):
     import keras
 
