@@ -242,13 +242,21 @@ def main():
         if spec.edge:
             edge.convert(version_dir, ["litert"])  # into 1/edge/, recorded in the card
         install(spec, version_dir.parent)
+        # At once: a model built later may start from this one by name, which checks it against the manifest.
+        present = write_catalog()
         print(f"{spec.name}: {catalog.SHIPPED_DIR / spec.name}", flush=True)
+    present = write_catalog()
+    print(f"build_zoo: {len(present)} shipped models, {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+
+
+def write_catalog():
+    """The manifest (every shipped file's size), models.config and the index of the models now in place."""
     present = {spec.name: {"task": spec.task, "cell": spec.cell, "headline": spec.headline} for spec in SHIPPED
                if (catalog.SHIPPED_DIR / spec.name).is_dir()}
     write_manifest(catalog.SHIPPED_DIR, present)
     write_models_config(catalog.SHIPPED_DIR, DOCKER_PREFIX)
     write_index(present)
-    print(f"build_zoo: {len(present)} shipped models, {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+    return present
 
 
 if __name__ == "__main__":
