@@ -1,6 +1,7 @@
 """zoo.serving.page: the list of models, each model's card and panel, the security headers, --no-ui."""
 
 import json
+import pathlib
 import shutil
 
 import pytest
@@ -75,6 +76,18 @@ def test_pages_carry_a_strict_content_security_policy_and_the_api_is_unchanged(s
     status = client.get("/v1/models/sentiment-tiny")
     assert status.status_code == 200 and "Content-Security-Policy" not in status.headers
     assert status.get_json()["model_version_status"][0]["state"] == "AVAILABLE"
+
+
+def test_a_relative_model_folder_serves_its_pictures(tiny_exports, tmp_path, monkeypatch):
+    """zoo serve's default base path is relative (./saved_models): the pictures are read from there."""
+    shutil.copytree(tiny_exports["sentiment"].path.parent, tmp_path / "models" / "sentiment-tiny")
+    (tmp_path / "models" / "sentiment-tiny" / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"1" * 8)
+    monkeypatch.chdir(tmp_path)
+    repository = ModelRepository(pathlib.Path("models"))
+    repository.refresh()
+    answer = create_app(repository).test_client().get("/models/sentiment-tiny/figure.png")
+    assert answer.status_code == 200 and answer.data.startswith(b"\x89PNG")
+    repository.stop()
 
 
 def test_no_ui_answers_the_api_alone(tiny_exports):

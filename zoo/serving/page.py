@@ -71,7 +71,8 @@ def add_page(app, repository):
         folder = repository.base_path / name
         if name not in repository.model_names() or not PICTURE_NAME.fullmatch(file) or not (folder / file).is_file():
             flask.abort(404)
-        return flask.send_from_directory(folder, file, mimetype="image/png")
+        # absolute: Flask reads a relative folder from the package, not from where zoo serve runs
+        return flask.send_from_directory(folder.resolve(), file, mimetype="image/png")
 
 
 def summary(repository, name):
