@@ -49,10 +49,11 @@ def _fsdd_archives(data_dir):
     return sorted(root.glob("*.tar.gz")) + sorted(root.glob("*.tgz"))
 
 
-def _fsdd_wavs(data_dir):
+def _clip_wavs(data_dir, pattern=FSDD_FILE, every=False):
+    """The WAVs of a recordings/ folder (or the folder itself) named as `pattern` says (`every`: all)."""
     root = pathlib.Path(data_dir)
     folder = root / "recordings" if (root / "recordings").is_dir() else root
-    return sorted(p for p in folder.glob("*.wav") if FSDD_FILE.search(p.name))
+    return sorted(p for p in folder.glob("*.wav") if every or pattern.search(p.name))
 
 
 def fsdd_is_available(data_dir):
@@ -60,7 +61,7 @@ def fsdd_is_available(data_dir):
     if not data_dir or not pathlib.Path(data_dir).is_dir():
         return False
     archives = [p.name.lower() for p in _fsdd_archives(data_dir)]
-    return bool(_fsdd_wavs(data_dir)) or any("recordings" in a or "fsdd" in a for a in archives)
+    return bool(_clip_wavs(data_dir)) or any("recordings" in a or "fsdd" in a for a in archives)
 
 
 def load_fsdd(data_dir, sample_rate=FSDD_SAMPLE_RATE):
@@ -142,8 +143,7 @@ def _read_clips(data_dir, pattern, sample_rate, tables=(), strict=False):
         clips.append(Clip(int(digit), speaker, int(take), samples))
 
     root = pathlib.Path(data_dir)
-    folder = root / "recordings" if (root / "recordings").is_dir() else root
-    wavs = sorted(p for p in folder.glob("*.wav") if strict or pattern.search(p.name))
+    wavs = _clip_wavs(data_dir, pattern, every=strict)
     if wavs:
         for path in wavs:
             add(str(path), path)
