@@ -15,7 +15,8 @@ model with the n-gram branch (`--ngrams 3`), which reports the n-gram branch alo
 mixture. 10% of the labels are held out for validation (the best epoch, the mixture weight), as
 train.py does. Epochs grow as the labels shrink (`EPOCHS`), the same for every run; with 1,000
 labels or fewer no run stops early (`--patience` = epochs: 10-100 validation reviews are too few
-to stop on), and the best epoch's weights are kept. Runs are kept in
+to stop on), and the best epoch's weights are kept. `--recipe` fine-tunes with other settings than the
+task's defaults (`RECIPES`), `--models` runs some of the columns only. Runs are kept in
 `--work-dir` with their commands; a row whose metrics are there is not run again. Prints a
 Markdown table (mean ± std over seeds) for benchmarks/RESULTS.md.
 """
@@ -38,6 +39,19 @@ from tasks.sentiment.data import load_imdb  # noqa: E402
 
 EPOCHS = {100: 30, 1000: 10, 5000: 5}  # and 3 with all labels: steps enough to learn, few enough to finish
 ALL = "all"
+# Fine-tuning settings other than the task's defaults, for the fine-tuned and mixture runs.
+RECIPES = {
+    "defaults": [],
+    # ULMFiT's slow start: the head alone for 30% of the steps, then the LSTM at 0.3x, the embedding at 0.09x
+    "slow-start": ["--encoder-rate-factor", "0.3", "--unfreeze-fraction", "0.3"],
+}
+MODELS = {  # the table's columns
+    "fine-tuned": "fine-tuned from the LM (recurrent alone)",
+    "scratch": "same model from scratch",
+    "ngrams": "NB n-gram branch alone",
+    "mixture": "fine-tuned + n-grams (mixture)",
+    "tfidf": "TF-IDF + logistic regression",
+}
 
 
 def labelled_sample(train, labels, seed):
@@ -78,6 +92,8 @@ def main():
     parser.add_argument("--language-model", required=True, help="the exported language model to fine-tune from")
     parser.add_argument("--labels", nargs="+", default=["100", "1000", "5000", ALL])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="for 1,000 labels or fewer")
+    parser.add_argument("--recipe", choices=RECIPES, default="defaults", help="fine-tuning settings (RECIPES)")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="the columns to run")
     parser.add_argument("--test-size", type=int, default=5000, help="test reviews (a fixed sample)")
     parser.add_argument("--work-dir", type=pathlib.Path, default=REPO / "runs" / "label_efficiency")
     args = parser.parse_args()
@@ -103,20 +119,28 @@ def main():
             patience = epochs if size != ALL and size <= 1000 else "2"
             common = ["train.py", "--task", "sentiment", "--data", "csv", "--data-dir", str(folder / "data"),
                       "--epochs", epochs, "--patience", patience, "--seed", str(seed)]
-            fine_tuned = train([*common, "--ngrams", "0", "--init-from", args.language_model], folder / "fine_tuned")
-            scratch = train([*common, "--ngrams", "0", *scratch_architecture], folder / "scratch")
-            mixture = train([*common, "--ngrams", "3", "--init-from", args.language_model], folder / "mixture")
-            texts, classes = zip(*sample)
-            test_texts, test_classes = zip(*test)
-            tfidf = tfidf_logistic_regression().fit(texts, classes).score(test_texts, test_classes)
+            recipe, suffix = RECIPES[args.recipe], "" if args.recipe == "defaults" else f"-{args.recipe}"
+            runs, values = set(args.models), {}
+            if "fine-tuned" in runs:
+                values["fine-tuned"] = train([*common, "--ngrams", "0", "--init-from", args.language_model, *recipe],
+                                             folder / f"fine_tuned{suffix}")["test_accuracy"]
+            if "scratch" in runs:
+                values["scratch"] = train([*common, "--ngrams", "0", *scratch_architecture],
+                                          folder / "scratch")["test_accuracy"]
+            if runs & {"ngrams", "mixture"}:
+                mixture = train([*common, "--ngrams", "3", "--init-from", args.language_model, *recipe],
+                                folder / f"mixture{suffix}")
+                values["ngrams"], values["mixture"] = mixture["test_accuracy_ngrams"], mixture["test_accuracy"]
+            if "tfidf" in runs:
+                texts, classes = zip(*sample)
+                test_texts, test_classes = zip(*test)
+                values["tfidf"] = tfidf_logistic_regression().fit(texts, classes).score(test_texts, test_classes)
             found = rows.setdefault(labels, {})
-            for name, value in (("fine-tuned from the LM (recurrent alone)", fine_tuned["test_accuracy"]),
-                                ("same model from scratch", scratch["test_accuracy"]),
-                                ("NB n-gram branch alone", mixture["test_accuracy_ngrams"]),
-                                ("fine-tuned + n-grams (mixture)", mixture["test_accuracy"]),
-                                ("TF-IDF + logistic regression", tfidf)):
-                found.setdefault(name, []).append(value)
-    print(f"\nIMDB test accuracy on {len(test):,} test reviews; {args.language_model}; mean ± std over seeds\n")
+            for model in MODELS:
+                if model in runs:
+                    found.setdefault(MODELS[model], []).append(values[model])
+    print(f"\nIMDB test accuracy on {len(test):,} test reviews; {args.language_model}; recipe {args.recipe} "
+          f"{RECIPES[args.recipe]}; mean ± std over seeds\n")
     names = list(next(iter(rows.values())))
     print("| labels | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))

@@ -281,6 +281,10 @@ def test_the_example_streams_a_wav_and_prints_the_digits(converted, capsys, tmp_
     main([str(tmp_path / "utterance.wav"), "--model", str(path / EDGE_DIR / "step.tflite")])
     out = capsys.readouterr().out
     assert "s of audio in" in out and "(tflite)" in out
+    with wave.open(str(tmp_path / "empty.wav"), "wb") as file:  # a recording that holds nothing: no digits
+        file.setnchannels(1), file.setsampwidth(2), file.setframerate(8000)
+    main([str(tmp_path / "empty.wav"), "--model", str(path / EDGE_DIR / "step.tflite")])
+    assert "'': 0.00 s of audio in" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="is not a streaming step"):
         main([str(tmp_path / "utterance.wav"), "--model",
               str(converted["forecasting"][1] / EDGE_DIR / "serving_default.tflite")])

@@ -25,7 +25,8 @@ def read_audio(source, name=None):
     """(mono float32 samples in [-1, 1], sample rate) of an audio file.
 
     `source` is a path or a binary file object; `name` (default: the path) is what errors call the
-    file. Raises ValueError for a file it cannot decode, a truncated WAV file and one with no samples.
+    file. Raises ValueError for a file it cannot decode and a truncated WAV file. A file that holds no
+    samples is read as none (a model hears nothing in it and says nothing).
     """
     name = str(name or source)
     source = str(source) if isinstance(source, pathlib.PurePath) else source
@@ -46,8 +47,6 @@ def read_audio(source, name=None):
         raise ValueError(
             f"{name}: truncated WAV file: the header announces {announced} frames, the file holds {len(samples)}."
         )
-    if len(samples) == 0:
-        raise ValueError(f"{name}: the file holds no samples.")
     return samples.mean(axis=1), rate
 
 

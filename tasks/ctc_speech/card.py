@@ -1,6 +1,7 @@
 """The card facts of the zoo's shipped speech models (`benchmarks/build_zoo.py` renders them with `zoo.cards`):
-FSDD's data and split, the synthetic voices, the architecture, the CER by take and on voices it never
-heard (benchmarks/ctc_speech.csv), and the streamed `step` measured against `serving_default`."""
+FSDD's data and split, the synthetic and Speech Commands voices, the architecture, the CER by take and on
+voices it never heard (benchmarks/ctc_speech.csv: FSDD leave-one-speaker-out, Speech Commands speaker folds),
+and the streamed `step` measured against `serving_default`."""
 
 import csv
 import pathlib
@@ -11,19 +12,50 @@ import tensorflow as tf
 
 from tasks.ctc_speech.ctc import ctc_decode
 
-# benchmarks/ctc_speech.py's rows: the leave-one-speaker-out CERs a recipe's card quotes
+# benchmarks/ctc_speech.py's rows: the speaker-disjoint figures a recipe's card quotes
 UNSEEN_VOICE_ROWS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "ctc_speech.csv"
+FOLD_FLAG = "--speech-commands-fold"  # a shipped model trains on every fold ("none"); its fold runs hold one out
+
+
+def recipe_flags(flags):
+    """A shipped model's flags as its benchmark runs give them: without the Speech Commands fold it trains on."""
+    cut = [i for i, flag in enumerate(flags) if flag == FOLD_FLAG]
+    return [flag for i, flag in enumerate(flags) if not any(i in (c, c + 1) for c in cut)]
+
+
+def _rows_of(flags, prefix, path):
+    """{name without `prefix`: row} of the newest rows of `path` named `prefix`... trained with `flags` (the
+    GRU's: benchmarks/ctc_speech.py runs the task's default cell)."""
+    found = {}
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            if row["name"].startswith(prefix) and f" {shlex.join(recipe_flags(flags))} --data-dir " in row["command"] + " ":
+                found[row["name"].removeprefix(prefix)] = row
+    return dict(sorted(found.items()))
 
 
 def unseen_voice_figures(flags, path=UNSEEN_VOICE_ROWS):
-    """{speaker: CER} of the newest leave-one-speaker-out rows of `path` trained with `flags`
-    (the GRU's: benchmarks/ctc_speech.py runs the task's default cell)."""
-    figures = {}
-    with path.open() as handle:
-        for row in csv.DictReader(handle):
-            if row["name"].startswith("loso-") and f" {shlex.join(flags)} --data-dir " in row["command"] + " ":
-                figures[row["name"].removeprefix("loso-")] = float(row["cer"])
-    return dict(sorted(figures.items()))
+    """{speaker: CER} of the newest FSDD leave-one-speaker-out rows of `path` trained with `flags`."""
+    return {speaker: float(row["cer"]) for speaker, row in _rows_of(flags, "loso-", path).items()}
+
+
+def speech_commands_figures(flags, path=UNSEEN_VOICE_ROWS):
+    """{fold: isolated-digit accuracy} of the newest Speech Commands speaker-fold rows (`sc-fold-K`: trained
+    without fold K's voices, tested on their clips) of `path` trained with `flags`."""
+    return {int(fold): float(row["isolated_accuracy"]) for fold, row in _rows_of(flags, "sc-fold-", path).items()}
+
+
+def speech_commands_line(flags, cell, path=UNSEEN_VOICE_ROWS):
+    """The card's (measure, value) on Speech Commands voices it never heard (None when no fold was measured)."""
+    figures = speech_commands_figures(flags, path)
+    if not figures:
+        return None
+    per_fold = ", ".join(f"fold {fold} {accuracy:.1%}" for fold, accuracy in figures.items())
+    trained_by = "this recipe" if cell == "gru" else "this recipe with a GRU"
+    return (f"isolated digits said by Speech Commands voices it never heard: trained by {trained_by} without one "
+            f"speaker fold's voices, on that fold's clips ({per_fold}; {len(figures)} of 5 folds; "
+            f"`python benchmarks/ctc_speech.py sc-fold-0 -- {shlex.join(recipe_flags(flags))}`)",
+            f"{sum(figures.values()) / len(figures):.1%}")
 
 
 def unseen_voice_line(flags, cell):
@@ -47,22 +79,32 @@ def card_facts(recipe, config, data, metrics, version_dir):
     speakers = ", ".join(data.info["train_speakers"])
     train_clips, validation_clips, test_clips = data.info["clips"]
     voices = data.info.get("synthetic_voices")
+    speech_commands = data.info.get("speech_commands")
     synthetic = []
     if voices:
         engine = {"espeak": "eSpeak NG", "formant": "the task's formant synthesiser"}[voices["engine"]]
         synthetic = [("synthetic voices", f"{voices['count']} voices ({engine}: accent, variant, pitch, rate and "
                                           f"vocal tract length each), saying {voices['share']:.0%} of the training "
                                           "utterances (`tasks/ctc_speech/utterances.py`)")]
+    if speech_commands:
+        synthetic.append(("Speech Commands voices", f"Speech Commands v0.02 (Warden 2018, CC BY 4.0), the digit words: "
+                                                    f"{speech_commands['train_speakers']} voices, "
+                                                    f"{speech_commands['train_clips']} clips, each word cut from its "
+                                                    f"silence and composed into utterances, "
+                                                    f"{speech_commands['share']:.0%} of the training utterances"))
+    unseen_clips = speech_commands_line(recipe.flags, recipe.cell) if speech_commands else None
     return {
         "summary": f"Connected spoken digits (\"4 0 7 7 1\"), recognised as they are spoken: raw 8 kHz "
                    f"audio in, a digit string out, streaming through `step` 40 ms at a time. A "
                    f"unidirectional {cell} with CTC, trained on FSDD"
-                   f"{' and synthetic voices' if voices else ''}.",
+                   f"{', Speech Commands' if speech_commands else ''}{' and synthetic voices' if voices else ''}.",
         "task_line": "ctc_speech (`tasks/ctc_speech/`): raw waveform in, digit string out",
         "data": [
             ("data", "Free Spoken Digit Dataset (Jackson et al., Zenodo doi:10.5281/zenodo.1342401), "
                      f"speakers {speakers}"),
-            ("licence", "the data is CC BY-SA 4.0: models trained on it are shared with attribution, "
+            ("licence", "FSDD is CC BY-SA 4.0 and Speech Commands CC BY 4.0: models trained on them are shared "
+                        "with attribution to both, under CC BY-SA 4.0" if speech_commands else
+                        "the data is CC BY-SA 4.0: models trained on it are shared with attribution, "
                         "under the same licence"),
             ("split", f"the authors' by-take split: takes 8-49 train ({train_clips:,} clips), 5-7 validation "
                       f"({validation_clips}), 0-4 test ({test_clips}); clips composed into utterances of "
@@ -80,6 +122,7 @@ def card_facts(recipe, config, data, metrics, version_dir):
             (f"streamed `step` against `serving_default`, {parity['utterances']} test utterances: "
              "largest logit difference", f"{parity['max_logit_difference']:.1e}"),
             ("streamed greedy text equal to `serving_default`'s greedy text", f"{parity['same_text']:.1%}"),
+            *([unseen_clips] if unseen_clips else []),
         ],
         "not_for": [
             unseen_voice_line(recipe.flags, recipe.cell),

@@ -19,6 +19,7 @@ from tasks.ctc_speech.data import (
 from tasks.ctc_speech.front_end import FRAME_STEP
 from tasks.ctc_speech.utterances import (
     SAMPLE_RATE,
+    SILENT_DBFS,
     ClipPool,
     MixedSpeakers,
     RecordedSpeakers,
@@ -76,6 +77,8 @@ def composed_splits(config, source, rng):
             clips = split_fsdd(recorded, held_out)
             takes = "8-49/5-7/all" if held_out else "8-49/5-7/0-4"
         train_speakers, validation_speakers, test_speakers = (RecordedSpeakers(c) if c else None for c in clips)
+        for speakers in (train_speakers, validation_speakers, test_speakers):
+            _notice_silent(speakers, "FSDD")
         info = {
             "train_speakers": train_speakers.speakers if train_speakers else [],
             "test_speakers": test_speakers.speakers,
@@ -128,6 +131,14 @@ def composed_splits(config, source, rng):
     return train, size, validation, test, description, info, reference
 
 
+def _notice_silent(pool, corpus):
+    """Names the clips of a pool (`RecordedSpeakers`, `ClipPool`) that hold no word and so are left out."""
+    if pool and pool.silent:
+        names = ", ".join(f"{c.digit}_{c.speaker}_{c.take}.wav" for c in pool.silent)
+        print(f"Notice: {len(pool.silent)} {corpus} clip(s) hold no word (empty, or quieter than "
+              f"{SILENT_DBFS:g} dBFS) and are left out: {names}.")
+
+
 def _with_speech_commands(config, source, train_speakers, what):
     """(training speakers with the Speech Commands voices mixed in, the description, their info, the
     held-out fold's clips as isolated-digit `Utterance`s, as recorded)."""
@@ -140,16 +151,17 @@ def _with_speech_commands(config, source, train_speakers, what):
     clips = load_speech_commands(config["speech_commands_dir"], SAMPLE_RATE)
     training, held_out = speaker_folds(clips, config["speech_commands_folds"], fold)
     pool = ClipPool(training)
+    _notice_silent(pool, "Speech Commands")
     missing = sorted(set(range(10)) - set(pool.digits()))
     if missing:
         raise ValueError(f"--speech-commands-fold {fold}: the other folds say no digit {missing}; "
                          "give fewer --speech-commands-folds.")
     share = config["speech_commands_share"]
     isolated = [Utterance(clip.samples, np.array([clip.digit], "int32")) for clip in held_out]
-    info = {"train_speakers": len(pool.speakers), "train_clips": len(training), "share": share,
+    info = {"train_speakers": len(pool.speakers), "train_clips": len(training) - len(pool.silent), "share": share,
             "fold": fold, "folds": config["speech_commands_folds"],
             "test_speakers": len({clip.speaker for clip in held_out}), "test_clips": len(held_out)}
-    what += (f"; training also by {len(pool.speakers)} Speech Commands voices ({len(training)} clips), {share:.0%} of "
+    what += (f"; training also by {len(pool.speakers)} Speech Commands voices ({info['train_clips']} clips), {share:.0%} of "
              f"its utterances" + (f"; isolated-digit test: fold {fold} of {config['speech_commands_folds']}, "
                                   f"{info['test_speakers']} other voices, {len(held_out)} clips" if held_out else ""))
     return MixedSpeakers(train_speakers, pool, share), what, info, isolated

@@ -26,11 +26,15 @@ SAMPLE_RATE = FSDD_SAMPLE_RATE  # Hz: utterances are composed at FSDD's rate
 
 
 class RecordedSpeakers:
-    """Says digit sequences with recorded clips, one speaker per utterance."""
+    """Says digit sequences with recorded clips, one speaker per utterance; a clip that holds no word
+    (`is_silent`) is left out and listed in `silent`."""
 
     def __init__(self, clips):
         self.clips = {}
+        self.silent = [clip for clip in clips if is_silent(clip.samples)]
         for clip in clips:
+            if is_silent(clip.samples):
+                continue
             self.clips.setdefault(clip.speaker, {}).setdefault(clip.digit, []).append(clip.samples)
         self.speakers = sorted(self.clips)
 
@@ -271,16 +275,30 @@ class SynthesisedSpeakers:
 RECORDING_FRAME_S = 0.02  # frames of a recording whose energy decides where its word is
 RECORDING_SILENCE_DB = -30.0  # frames this far below the loudest one are silence or room noise
 RECORDING_MARGIN_S = 0.05  # kept around the word
+SILENT_DBFS = -60.0  # a clip whose loudest frame is quieter than this holds no word (the real clips: -34 or louder)
+
+
+def _frame_energies(samples, sample_rate):
+    """The mean square of each whole 20 ms frame (none for a clip shorter than one)."""
+    frame = int(RECORDING_FRAME_S * sample_rate)
+    count = len(samples) // frame
+    return np.mean(np.asarray(samples[: count * frame], "float64").reshape(count, frame) ** 2, axis=1)
+
+
+def is_silent(samples, sample_rate=SAMPLE_RATE):
+    """Whether a recording holds no word: empty, shorter than a frame, or its loudest 20 ms frame below
+    `SILENT_DBFS` (RMS re full scale)."""
+    energy = _frame_energies(samples, sample_rate)
+    return not len(energy) or energy.max() < 10 ** (SILENT_DBFS / 10)
 
 
 def speech_span(samples, sample_rate=SAMPLE_RATE):
     """A recorded word without the silence and room noise around it (a Speech Commands clip frames its word
     in one second): from the first to the last 20 ms frame within 30 dB of the loudest, 50 ms either side."""
     frame = int(RECORDING_FRAME_S * sample_rate)
-    count = len(samples) // frame
-    if count == 0:
+    energy = _frame_energies(samples, sample_rate)
+    if not len(energy):
         return samples
-    energy = np.mean(samples[: count * frame].reshape(count, frame) ** 2, axis=1)
     loud = np.flatnonzero(energy > energy.max() * 10 ** (RECORDING_SILENCE_DB / 10))
     if energy.max() == 0 or not len(loud):
         return samples
@@ -290,13 +308,17 @@ def speech_span(samples, sample_rate=SAMPLE_RATE):
 
 class ClipPool:
     """Recorded digit words of many voices with few words each (Speech Commands): each digit of an utterance
-    is a random clip of that digit (a voice per digit), its silence trimmed (`speech_span`)."""
+    is a random clip of that digit (a voice per digit), its silence trimmed (`speech_span`). A clip that holds
+    no word (`is_silent`: empty, or silence) would teach the model a digit where nothing is said: it is left
+    out, and listed in `silent`."""
 
     def __init__(self, clips):
         self.words = {}
+        self.silent = [clip for clip in clips if is_silent(clip.samples)]
         for clip in clips:
-            self.words.setdefault(clip.digit, []).append(speech_span(clip.samples))
-        self.speakers = sorted({clip.speaker for clip in clips})
+            if not is_silent(clip.samples):
+                self.words.setdefault(clip.digit, []).append(speech_span(clip.samples))
+        self.speakers = sorted({clip.speaker for clip in clips if clip not in self.silent})
 
     def speak(self, digits, rng):
         return [self.words[d][rng.integers(len(self.words[d]))] for d in digits]

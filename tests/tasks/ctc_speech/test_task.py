@@ -167,6 +167,8 @@ def test_the_wav_signature_takes_encoded_files_at_any_rate_as_the_waveform_signa
     expected = loaded.signatures["serving_default"](waveform=tf.constant(waveform), length=tf.constant([2400, 3000]))
     np.testing.assert_array_equal(out["frame_lengths"], expected["frame_lengths"])
     np.testing.assert_allclose(out["logits"], expected["logits"], atol=1e-4)
+    nothing = loaded.signatures["wav"](wav=tf.constant([wav_bytes(np.zeros(0), 8000)]))  # an empty recording
+    assert nothing["text"].numpy().tolist() == [b""] and nothing["frame_lengths"].numpy().tolist() == [0]
     with pytest.raises(tf.errors.InvalidArgumentError, match="Header mismatch"):
         loaded.signatures["wav"](wav=tf.constant([b"not a wav file at all, no RIFF header here" * 2]))
 
@@ -299,7 +301,7 @@ def tiny_speech_commands(folder, speakers=10):
     return folder
 
 
-def test_speech_commands_voices_join_training_and_a_fold_of_them_is_the_isolated_test(tmp_path, monkeypatch):
+def test_speech_commands_voices_join_training_and_a_fold_of_them_is_the_isolated_test(tmp_path, monkeypatch, capsys):
     import tasks.ctc_speech.splits as ctc_speech
 
     mixes, mixed = [], ctc_speech.MixedSpeakers
@@ -319,8 +321,16 @@ def test_speech_commands_voices_join_training_and_a_fold_of_them_is_the_isolated
     model = TASK.build_model(TASK.resolve(config, data), data)
     metrics = TASK.evaluate(model, data, TASK.resolve(config, data))
     assert metrics["isolated_clips"] == 10 and 0 <= metrics["isolated_accuracy"] <= 1
+    silent = tmp_path / "sc" / "recordings" / "1_00000000_1.wav"  # a clip that holds no word does not train
+    write_wav(silent, np.zeros(8000), 8000)
+    table = tmp_path / "sc" / "speakers.csv"
+    table.write_text(table.read_text().replace("00000000,1,0,0,0,0,1,0,0,0,0,2", "00000000,1,1,0,0,0,1,0,0,0,0,3"))
+    capsys.readouterr()
     every_voice = TASK.build_inputs({**config, "speech_commands_fold": "none"})
     assert every_voice.info["speech_commands"]["train_speakers"] == 20 and not every_voice.reference["isolated"]
+    assert every_voice.info["speech_commands"]["train_clips"] == 40
+    assert ("1 Speech Commands clip(s) hold no word (empty, or quieter than -60 dBFS) and are left out: "
+            "1_00000000_1.wav") in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("arguments, message", [

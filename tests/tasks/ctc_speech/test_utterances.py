@@ -192,3 +192,16 @@ def test_a_clip_pool_says_each_digit_with_a_clip_of_that_digit():
     said = pool.speak([4, 4, 9], np.random.default_rng(0))
     assert [float(word[0]) for word in said] == [5.0, 5.0, 10.0] and pool.digits() == list(range(10))
     assert pool.speakers == ["00000000", "00000001", "00000002"]
+
+
+def test_the_clip_pools_leave_out_clips_that_hold_no_word():
+    """An empty clip, or one of digital silence or a hum below -60 dBFS, would teach a digit where none is said."""
+    said = [Clip(d, "0000000a", 0, np.full(800, 0.1 * (d + 1), "float32")) for d in range(10)]
+    empty, silent = Clip(3, "0000000b", 0, np.zeros(0, "float32")), Clip(4, "0000000c", 0, np.zeros(8000, "float32"))
+    hum = Clip(5, "0000000d", 0, np.full(8000, 5e-4, "float32"))  # -66 dBFS
+    pool = du.ClipPool([*said, empty, silent, hum])
+    assert pool.silent == [empty, silent, hum] and pool.speakers == ["0000000a"]
+    assert [len(pool.words[d]) for d in range(10)] == [1] * 10
+    assert du.is_silent(np.zeros(100)) and not du.is_silent(np.full(8000, 2e-3))  # -54 dBFS: a quiet word
+    recorded = du.RecordedSpeakers([*said, empty, silent, hum])  # FSDD's speakers: the same rule
+    assert recorded.silent == [empty, silent, hum] and recorded.speakers == ["0000000a"]
