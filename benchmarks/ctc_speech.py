@@ -8,7 +8,8 @@ Names: `by-take` (FSDD, takes 0-4 of all four speakers are test, bidirectional),
 `loso-<speaker>` (train on the other three FSDD speakers, test on this one),
 `voices-alone` (train on 300 synthetic voices only, test on every take of the four),
 `sc-fold-<k>` (FSDD and the Speech Commands voices but fold k of their speakers, which is the
-isolated-digit test: `--speech-commands-dir`). Each run prints its `train.py` command; the row
+isolated-digit test: `--speech-commands-dir`; any run given `--speech-commands-...` flags after `--` gets the
+folder too, e.g. `loso-theo -- --speech-commands-share 0.25`). Each run prints its `train.py` command; the row
 (CER, WER, exact match, the isolated-digit accuracy and CER, parameters, times, the command) is
 appended to `benchmarks/ctc_speech.csv`.
 
@@ -57,7 +58,7 @@ def run(name, data_dir, speech_commands_dir, extra, output_dir, export_dir):
                "--output-dir", output_dir, "--export-dir", export_dir, *extra]
     if RUNS[name][1] == "fsdd":
         command += ["--data-dir", data_dir]
-    if "--speech-commands-fold" in RUNS[name]:
+    if any(flag.startswith("--speech-commands-") for flag in RUNS[name] + list(extra)):  # their voices train
         command += ["--speech-commands-dir", speech_commands_dir]
     printable = shlex.join(["python", *command[1:]])
     print(printable, flush=True)

@@ -118,8 +118,8 @@ def forecasting(saved, files, args):
 
 
 def speech(saved, files, args):
+    from tasks.ctc_speech.settings import DIGITS
     from tasks.ctc_speech.utterances import (
-        DIGITS,
         SAMPLE_RATE,
         RecordedSpeakers,
         SyntheticSpeakers,

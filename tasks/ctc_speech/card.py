@@ -60,7 +60,7 @@ def speech_commands_line(flags, cell, path=UNSEEN_VOICE_ROWS):
 
 def unseen_voice_line(flags, cell):
     figures = unseen_voice_figures(flags)
-    command = f"`python benchmarks/ctc_speech.py loso-george ... -- {shlex.join(flags)}`"
+    command = f"`python benchmarks/ctc_speech.py loso-george ... -- {shlex.join(recipe_flags(flags))}`"
     if not figures:
         return ("Voices it never heard: not measured for this recipe (leave-one-speaker-out: " + command + "). "
                 "Expect errors on a new voice, accent or microphone.")
@@ -141,6 +141,11 @@ def card_facts(recipe, config, data, metrics, version_dir):
                  "```bash\npython -c \"import json, zoo.audio; s, _ = zoo.audio.load_audio('digits.wav', 8000); "
                  "print(json.dumps({'inputs': {'waveform': [s.tolist()], 'length': [len(s)]}}))\" > request.json\n"
                  f"curl -d @request.json localhost:8501/v1/models/{recipe.name}:predict\n```\n\n"
+                 "A client that cannot decode audio posts the file itself (16-bit PCM WAV, any rate, mono or "
+                 "stereo; decoded and resampled in the graph) to the `wav` signature:\n\n"
+                 f"```bash\ncurl -s localhost:8501/v1/models/{recipe.name}:predict \\\n"
+                 "  -d \"{\\\"signature_name\\\": \\\"wav\\\", \\\"instances\\\": "
+                 "[{\\\"b64\\\": \\\"$(base64 -w0 digits.wav)\\\"}]}\"\n```\n\n"
                  "Streaming: `state = model(batch_size=1, signature_name=\"initial_state\")[\"state\"]`, then "
                  "for each 40 ms chunk (320 samples) `out = model(audio=chunk, state=state, "
                  "signature_name=\"step\")`; `out[\"text\"]` holds the digits recognised in that chunk and "
