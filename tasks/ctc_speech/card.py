@@ -19,17 +19,22 @@ FOLD_FLAG = "--speech-commands-fold"  # a shipped model trains on every fold ("n
 
 def recipe_flags(flags):
     """A shipped model's flags as its benchmark runs give them: without the Speech Commands fold it trains on."""
-    cut = [i for i, flag in enumerate(flags) if flag == FOLD_FLAG]
-    return [flag for i, flag in enumerate(flags) if not any(i in (c, c + 1) for c in cut)]
+    kept, rest = [], iter(flags)
+    for flag in rest:
+        if flag == FOLD_FLAG:
+            next(rest, None)  # and its value
+        else:
+            kept.append(flag)
+    return kept
 
 
 def _rows_of(flags, prefix, path):
     """{name without `prefix`: row} of the newest rows of `path` named `prefix`... trained with `flags` (the
     GRU's: benchmarks/ctc_speech.py runs the task's default cell)."""
-    found = {}
+    found, trained_with = {}, f" {shlex.join(recipe_flags(flags))} --data-dir "
     with path.open() as handle:
         for row in csv.DictReader(handle):
-            if row["name"].startswith(prefix) and f" {shlex.join(recipe_flags(flags))} --data-dir " in row["command"] + " ":
+            if row["name"].startswith(prefix) and trained_with in row["command"] + " ":
                 found[row["name"].removeprefix(prefix)] = row
     return dict(sorted(found.items()))
 

@@ -31,10 +31,8 @@ class RecordedSpeakers:
 
     def __init__(self, clips):
         self.clips = {}
-        self.silent = [clip for clip in clips if is_silent(clip.samples)]
-        for clip in clips:
-            if is_silent(clip.samples):
-                continue
+        spoken, self.silent = split_silent(clips)
+        for clip in spoken:
             self.clips.setdefault(clip.speaker, {}).setdefault(clip.digit, []).append(clip.samples)
         self.speakers = sorted(self.clips)
 
@@ -292,6 +290,13 @@ def is_silent(samples, sample_rate=SAMPLE_RATE):
     return not len(energy) or energy.max() < 10 ** (SILENT_DBFS / 10)
 
 
+def split_silent(clips):
+    """(the clips that hold a word, those that hold none: `is_silent`), each in the given order."""
+    silent = [is_silent(clip.samples) for clip in clips]
+    return ([clip for clip, quiet in zip(clips, silent) if not quiet],
+            [clip for clip, quiet in zip(clips, silent) if quiet])
+
+
 def speech_span(samples, sample_rate=SAMPLE_RATE):
     """A recorded word without the silence and room noise around it (a Speech Commands clip frames its word
     in one second): from the first to the last 20 ms frame within 30 dB of the loudest, 50 ms either side."""
@@ -314,11 +319,10 @@ class ClipPool:
 
     def __init__(self, clips):
         self.words = {}
-        self.silent = [clip for clip in clips if is_silent(clip.samples)]
-        for clip in clips:
-            if not is_silent(clip.samples):
-                self.words.setdefault(clip.digit, []).append(speech_span(clip.samples))
-        self.speakers = sorted({clip.speaker for clip in clips if clip not in self.silent})
+        spoken, self.silent = split_silent(clips)
+        for clip in spoken:
+            self.words.setdefault(clip.digit, []).append(speech_span(clip.samples))
+        self.speakers = sorted({clip.speaker for clip in spoken})
 
     def speak(self, digits, rng):
         return [self.words[d][rng.integers(len(self.words[d]))] for d in digits]
